@@ -1,0 +1,1 @@
+//! Session continuity as a pure state machine.

@@ -1,0 +1,1 @@
+//! The JS entry points (wasm32 only).
