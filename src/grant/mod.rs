@@ -57,3 +57,76 @@ pub struct GrantClaims {
     #[serde(default)]
     pub once: bool,
 }
+
+/// Allowed clock skew between the server that minted a grant and the clock deciding now.
+pub const CLOCK_SKEW_MS: u64 = 60_000;
+
+impl GrantClaims {
+    /// Does this grant cover `task` under `requirement`, for this session, at `now_ms`?
+    ///
+    /// All of these must hold: not expired and not issued in the future (beyond
+    /// [`CLOCK_SKEW_MS`]); same user, session and device; user verification happened (`mfa` in
+    /// `amr`); the authenticator attachment is what the requirement asks; the strong
+    /// authentication is fresh enough; not a spent single-use grant; and the grant's scope is at
+    /// most as wide as the requirement's and matches the task within it. A requirement with
+    /// `maxAuthAgeSeconds: 0` is met only by a grant for this very task.
+    pub fn covers(
+        &self,
+        task: &crate::task::TaskContext,
+        task_hash: &crate::task::TaskHash,
+        requirement: &crate::policy::StepUp,
+        session: &crate::policy::SessionFacts,
+        now_ms: u64,
+    ) -> bool {
+        let exp_ms = self.exp.saturating_mul(1000);
+        let iat_ms = self.iat.saturating_mul(1000);
+        let auth_ms = self.auth_time.saturating_mul(1000);
+        if now_ms >= exp_ms || iat_ms > now_ms.saturating_add(CLOCK_SKEW_MS) {
+            return false;
+        }
+        if self.sub != task.user.id || self.dev != task.device.id || self.sid != session.session_id
+        {
+            return false;
+        }
+        if !self.amr.iter().any(|m| m == "mfa") {
+            return false;
+        }
+        if requirement.authenticator == AuthenticatorAttachment::CrossPlatform
+            && self.att != AuthenticatorAttachment::CrossPlatform
+        {
+            return false;
+        }
+        if self.once && session.spent_grants.iter().any(|j| *j == self.jti) {
+            return false;
+        }
+        if requirement.max_auth_age_seconds == 0 {
+            if self.scp.kind != ScopeKind::Task {
+                return false;
+            }
+        } else {
+            let max_age_ms = u64::from(requirement.max_auth_age_seconds).saturating_mul(1000);
+            if auth_ms.saturating_add(max_age_ms) < now_ms {
+                return false;
+            }
+        }
+        if self.scp.kind > requirement.scope {
+            return false;
+        }
+        let action_listed = self.scp.actions.iter().any(|a| *a == task.action);
+        match self.scp.kind {
+            ScopeKind::Task => self
+                .scp
+                .task
+                .as_deref()
+                .and_then(crate::task::TaskHash::from_hex)
+                .is_some_and(|h| h == *task_hash),
+            ScopeKind::ActionPatient => {
+                action_listed
+                    && self.scp.patient.is_some()
+                    && self.scp.patient.as_deref() == task.patient_id()
+            }
+            ScopeKind::Action => action_listed,
+            ScopeKind::Session => true,
+        }
+    }
+}
