@@ -137,3 +137,14 @@ pub struct Decision {
     #[serde(default)]
     pub review_required: bool,
 }
+
+/// Session timers for one kind of device, from the policy's `sessions` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionLimits {
+    /// Lock after this long without activity.
+    pub idle_lock_ms: u64,
+    /// Require a new strong authentication after this long since it (re-authentication resets
+    /// it, per NIST SP 800-63B).
+    pub absolute_limit_ms: u64,
+}
