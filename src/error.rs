@@ -44,6 +44,8 @@ pub enum Error {
     KeyInvalid { message: String },
     /// An input crossing a boundary is larger than wardgate accepts.
     InputTooLarge { what: &'static str, limit: usize },
+    /// A value could not cross the JS boundary (a bug in wardgate, never the caller's input).
+    Internal { message: String },
 }
 
 impl Error {
@@ -65,6 +67,7 @@ impl Error {
             Error::GrantMismatch { .. } => "WARDGATE_GRANT_MISMATCH",
             Error::KeyInvalid { .. } => "WARDGATE_KEY_INVALID",
             Error::InputTooLarge { .. } => "WARDGATE_INPUT_TOO_LARGE",
+            Error::Internal { .. } => "WARDGATE_INTERNAL",
         }
     }
 
@@ -96,6 +99,7 @@ impl Error {
         "WARDGATE_GRANT_MISMATCH",
         "WARDGATE_KEY_INVALID",
         "WARDGATE_INPUT_TOO_LARGE",
+        "WARDGATE_INTERNAL",
     ];
 
     /// Parse-error helper: turns a `serde_path_to_error` failure into a typed error with the
@@ -150,6 +154,7 @@ impl fmt::Display for Error {
             Error::InputTooLarge { what, limit } => {
                 write!(f, "{what} is larger than the limit of {limit} bytes")
             }
+            Error::Internal { message } => write!(f, "internal error: {message}"),
         }
     }
 }

@@ -1,1 +1,161 @@
-//! The JS entry points (wasm32 only).
+//! The JS entry points (wasm32 only): decode, call the core, encode. Nothing here decides.
+//!
+//! Every error reaches JS as a `WardgateError` (see `pkg-config/js/errors.js`) with a stable
+//! `code`. Nothing here panics on input: a panic would abort the module for good.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::error::Error;
+use crate::policy::{self, SessionFacts};
+use crate::task::{self, TaskContext};
+
+#[wasm_bindgen(module = "/pkg-config/js/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = makeWardgateError)]
+    fn make_wardgate_error(code: &str, message: &str, path: Option<String>) -> JsValue;
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = include_str!("../pkg-config/types.d.ts");
+
+/// Turn a core error into a thrown `WardgateError`.
+fn to_js(err: &Error) -> JsValue {
+    make_wardgate_error(err.code(), &err.to_string(), err.path().map(str::to_string))
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| to_js(&Error::Internal { message: e.to_string() }))
+}
+
+/// Decode a JS value into a core type, with the JSON path of the first problem.
+fn from_value<T: serde::de::DeserializeOwned>(
+    value: JsValue,
+    make: fn(String, String) -> Error,
+) -> Result<T, JsValue> {
+    let de = serde_wasm_bindgen::Deserializer::from(value);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::from("$") } else { path };
+        to_js(&make(path, e.into_inner().to_string()))
+    })
+}
+
+fn context_from(value: JsValue) -> Result<TaskContext, JsValue> {
+    let ctx: TaskContext =
+        from_value(value, |path, message| Error::ContextInvalid { path, message })?;
+    ctx.validate().map_err(|e| to_js(&e))?;
+    Ok(ctx)
+}
+
+fn facts_from(value: JsValue) -> Result<SessionFacts, JsValue> {
+    from_value(value, |path, message| Error::StateInvalid { path, message })
+}
+
+fn now_from(now_ms: f64) -> Result<u64, JsValue> {
+    // A JS number is an f64: accept whole, non-negative, safe integers only.
+    const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+    if now_ms.is_finite() && now_ms >= 0.0 && now_ms <= MAX_SAFE && now_ms.fract() == 0.0 {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked above: a whole, non-negative number below 2^53"
+        )]
+        Ok(now_ms as u64)
+    } else {
+        Err(make_wardgate_error(
+            "WARDGATE_CONTEXT_INVALID",
+            &format!("nowMs `{now_ms}` is not a whole number of milliseconds since the epoch"),
+            Some(String::from("nowMs")),
+        ))
+    }
+}
+
+/// Parse and validate a policy document; returns its summary or throws a `WardgateError`
+/// naming the JSON path.
+#[wasm_bindgen(js_name = validatePolicy, unchecked_return_type = "PolicySummary")]
+pub fn validate_policy(json: &str) -> Result<JsValue, JsValue> {
+    let policy = policy::Policy::from_json(json).map_err(|e| to_js(&e))?;
+    to_value(&policy.summary())
+}
+
+/// A parsed, validated policy, ready to evaluate many decisions.
+#[wasm_bindgen(js_name = Policy)]
+#[derive(Debug)]
+pub struct JsPolicy {
+    inner: policy::Policy,
+}
+
+#[wasm_bindgen(js_class = Policy)]
+impl JsPolicy {
+    /// Parse and validate a policy document (JSON text).
+    #[wasm_bindgen]
+    pub fn parse(json: &str) -> Result<JsPolicy, JsValue> {
+        let inner = policy::Policy::from_json(json).map_err(|e| to_js(&e))?;
+        Ok(JsPolicy { inner })
+    }
+
+    /// The policy's summary: id, version, rule ids, session limits, offline actions.
+    #[wasm_bindgen(unchecked_return_type = "PolicySummary")]
+    pub fn summary(&self) -> Result<JsValue, JsValue> {
+        to_value(&self.inner.summary())
+    }
+
+    /// Decide a task. Never fails on a valid context: the answer is a `Decision` value.
+    #[wasm_bindgen(unchecked_return_type = "Decision")]
+    pub fn evaluate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TaskContext")] context: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SessionFacts")] session: JsValue,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+    ) -> Result<JsValue, JsValue> {
+        let ctx = context_from(context)?;
+        let facts = facts_from(session)?;
+        let now = now_from(now_ms)?;
+        to_value(&self.inner.evaluate(&ctx, &facts, now))
+    }
+
+    /// Idle-lock and absolute limits (ms) for a personal or a shared device.
+    #[wasm_bindgen(js_name = sessionLimits, unchecked_return_type = "SessionLimits")]
+    pub fn session_limits(&self, shared: bool) -> Result<JsValue, JsValue> {
+        to_value(&self.inner.session_limits(shared))
+    }
+}
+
+/// Evaluate one task against a parsed policy (same as `policy.evaluate(...)`).
+#[wasm_bindgen(unchecked_return_type = "Decision")]
+pub fn evaluate(
+    policy: &JsPolicy,
+    #[wasm_bindgen(unchecked_param_type = "TaskContext")] context: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "SessionFacts")] session: JsValue,
+    #[wasm_bindgen(js_name = nowMs)] now_ms: f64,
+) -> Result<JsValue, JsValue> {
+    policy.evaluate(context, session, now_ms)
+}
+
+/// The task's canonical hash (lowercase hex SHA-256 of its `WGT1` encoding).
+#[wasm_bindgen(js_name = taskHash)]
+pub fn task_hash(
+    #[wasm_bindgen(unchecked_param_type = "TaskContext")] context: JsValue,
+) -> Result<String, JsValue> {
+    Ok(context_from(context)?.hash().to_hex())
+}
+
+/// Check that a step-up challenge (raw bytes) carries the hash of `context`; throws
+/// `WARDGATE_CHALLENGE_TASK_MISMATCH` or `WARDGATE_CHALLENGE_MALFORMED` otherwise.
+#[wasm_bindgen(js_name = checkChallenge)]
+pub fn check_challenge(
+    challenge: &[u8],
+    #[wasm_bindgen(unchecked_param_type = "TaskContext")] context: JsValue,
+) -> Result<(), JsValue> {
+    let ctx = context_from(context)?;
+    task::check_challenge(challenge, &ctx).map_err(|e| to_js(&e))
+}
+
+/// Every error code this build can throw.
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "WardgateErrorCode[]")]
+pub fn error_codes() -> Result<JsValue, JsValue> {
+    to_value(&Error::ALL_CODES)
+}

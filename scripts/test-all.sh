@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every test wardgate has: formatting, clippy (native and wasm32), native unit + integration +
+# property tests, the npm package build with its .d.ts type-check, wasm-bindgen-test suites in
+# node and in headless Chromium, and the node tests of the built package.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (native, all targets, server feature)"
+cargo clippy --all-targets --features server -- -D warnings
+step "clippy (wasm32)"
+cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+step "core purity: no web-sys, js-sys or wasm-bindgen in the core"
+if grep -rnE "web_sys|js_sys|wasm_bindgen" src/policy src/task src/grant src/session src/audit; then
+  echo "the core must not import browser crates" >&2; exit 1
+fi
+
+step "native tests (cargo test --features server)"
+cargo test --features server
+
+step "npm package build (pkg/) and .d.ts type-check"
+bash pkg-config/build.sh
+
+step "node tests of the built package"
+node --test tests/js/
+
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+wasm_tests=(--test decision_table --test task_vectors)
+step "wasm-bindgen-test in node"
+cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}"
+step "wasm-bindgen-test in headless Chromium"
+WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
+  cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}"
+# Chromium leaves profile folders behind (~5 MB a launch).
+rm -rf /tmp/org.chromium.Chromium.* 2>/dev/null || true
+
+step "all tests passed"
