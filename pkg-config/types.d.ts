@@ -15,6 +15,7 @@ export type WardgateErrorCode =
   | "WARDGATE_GRANT_MISMATCH"
   | "WARDGATE_KEY_INVALID"
   | "WARDGATE_INPUT_TOO_LARGE"
+  | "WARDGATE_RFC9470_MALFORMED"
   | "WARDGATE_INTERNAL";
 
 /** The task-initiation context: who starts which clinical action, for whom, where. */

@@ -44,6 +44,8 @@ pub enum Error {
     KeyInvalid { message: String },
     /// An input crossing a boundary is larger than wardgate accepts.
     InputTooLarge { what: &'static str, limit: usize },
+    /// A `WWW-Authenticate` header is not a well-formed RFC 9470 / RFC 7235 challenge.
+    ChallengeHeaderMalformed { message: String },
     /// A value could not cross the JS boundary (a bug in wardgate, never the caller's input).
     Internal { message: String },
 }
@@ -67,6 +69,7 @@ impl Error {
             Error::GrantMismatch { .. } => "WARDGATE_GRANT_MISMATCH",
             Error::KeyInvalid { .. } => "WARDGATE_KEY_INVALID",
             Error::InputTooLarge { .. } => "WARDGATE_INPUT_TOO_LARGE",
+            Error::ChallengeHeaderMalformed { .. } => "WARDGATE_RFC9470_MALFORMED",
             Error::Internal { .. } => "WARDGATE_INTERNAL",
         }
     }
@@ -99,6 +102,7 @@ impl Error {
         "WARDGATE_GRANT_MISMATCH",
         "WARDGATE_KEY_INVALID",
         "WARDGATE_INPUT_TOO_LARGE",
+        "WARDGATE_RFC9470_MALFORMED",
         "WARDGATE_INTERNAL",
     ];
 
@@ -153,6 +157,9 @@ impl fmt::Display for Error {
             Error::KeyInvalid { message } => write!(f, "key is invalid: {message}"),
             Error::InputTooLarge { what, limit } => {
                 write!(f, "{what} is larger than the limit of {limit} bytes")
+            }
+            Error::ChallengeHeaderMalformed { message } => {
+                write!(f, "WWW-Authenticate header is malformed: {message}")
             }
             Error::Internal { message } => write!(f, "internal error: {message}"),
         }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod error;
 pub mod grant;
 pub mod policy;
+pub mod rfc9470;
 pub mod session;
 pub mod task;
 

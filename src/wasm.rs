@@ -27,7 +27,11 @@ fn to_js(err: &Error) -> JsValue {
 fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| to_js(&Error::Internal { message: e.to_string() }))
+        .map_err(|e| {
+            to_js(&Error::Internal {
+                message: e.to_string(),
+            })
+        })
 }
 
 /// Decode a JS value into a core type, with the JSON path of the first problem.
@@ -44,8 +48,10 @@ fn from_value<T: serde::de::DeserializeOwned>(
 }
 
 fn context_from(value: JsValue) -> Result<TaskContext, JsValue> {
-    let ctx: TaskContext =
-        from_value(value, |path, message| Error::ContextInvalid { path, message })?;
+    let ctx: TaskContext = from_value(value, |path, message| Error::ContextInvalid {
+        path,
+        message,
+    })?;
     ctx.validate().map_err(|e| to_js(&e))?;
     Ok(ctx)
 }
