@@ -1,7 +1,13 @@
 //! The decision table: one row per clinical scenario (who, what, where, device, connectivity,
 //! freshness) against the shipped ward policy. Runs natively and, through wasm-bindgen-test,
 //! in node and headless Chromium. All failing rows are reported at once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use serde_json::Value;
 use wardgate::policy::{Policy, SessionFacts};
@@ -46,21 +52,33 @@ fn every_clinical_scenario_gets_its_decision() {
             .unwrap_or_else(|e| panic!("{name}: context: {e}"));
         let mut session = row["session"].clone();
         substitute(&mut session, &ctx.hash().to_hex());
-        let facts: SessionFacts = serde_json::from_value(session)
-            .unwrap_or_else(|e| panic!("{name}: session: {e}"));
+        let facts: SessionFacts =
+            serde_json::from_value(session).unwrap_or_else(|e| panic!("{name}: session: {e}"));
         let now = row["nowMs"].as_u64().unwrap();
         let decision = policy.evaluate(&ctx, &facts, now);
         let got = serde_json::to_value(&decision).unwrap();
         if !subset(&row["expect"], &got) {
-            failures.push(format!("{name}\n   expected {}\n   got      {got}", row["expect"]));
+            failures.push(format!(
+                "{name}\n   expected {}\n   got      {got}",
+                row["expect"]
+            ));
         }
         assert!(!decision.rule_ids.is_empty(), "{name}: no rule ids");
         assert!(!decision.reason.is_empty(), "{name}: no reason");
         rules_seen.extend(decision.rule_ids.iter().cloned());
     }
-    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
     // Every rule of the shipped policy is exercised by at least one row.
     for id in policy.summary().rule_ids {
-        assert!(rules_seen.contains(&id), "no scenario exercises rule `{id}`");
+        assert!(
+            rules_seen.contains(&id),
+            "no scenario exercises rule `{id}`"
+        );
     }
 }

@@ -5,7 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{AuthenticatorAttachment, ScopeKind};
+use crate::policy::{AuthenticatorAttachment, ScopeKind, StepUp};
+use crate::task::TaskContext;
+
+#[cfg(feature = "server")]
+pub mod server;
+mod token;
+
+pub use token::{check_binding, check_claims, decode};
 
 /// The scope of a grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +134,70 @@ impl GrantClaims {
             }
             ScopeKind::Action => action_listed,
             ScopeKind::Session => true,
+        }
+    }
+}
+
+/// What a server knows when it mints a grant after a verified, user-verified assertion.
+#[derive(Debug, Clone)]
+pub struct Issue<'a> {
+    pub issuer: &'a str,
+    pub session_id: &'a str,
+    /// When the ceremony happened (ms).
+    pub auth_time_ms: u64,
+    pub now_ms: u64,
+    /// A unique id (random, from the server).
+    pub jti: String,
+    /// The attachment of the authenticator actually used.
+    pub attachment: AuthenticatorAttachment,
+}
+
+impl GrantClaims {
+    /// The claims of a grant for `task` under `requirement` (scope, lifetime, single use).
+    /// Pure: the server signs the result with `server::GrantKeys::mint`.
+    pub fn for_step_up(task: &TaskContext, requirement: &StepUp, issue: Issue<'_>) -> GrantClaims {
+        let now_s = issue.now_ms / 1000;
+        let scp = match requirement.scope {
+            ScopeKind::Task => GrantScope {
+                kind: ScopeKind::Task,
+                actions: vec![task.action.clone()],
+                patient: task.patient_id().map(str::to_string),
+                task: Some(task.hash().to_hex()),
+            },
+            ScopeKind::ActionPatient => GrantScope {
+                kind: ScopeKind::ActionPatient,
+                actions: vec![task.action.clone()],
+                patient: task.patient_id().map(str::to_string),
+                task: None,
+            },
+            ScopeKind::Action => GrantScope {
+                kind: ScopeKind::Action,
+                actions: vec![task.action.clone()],
+                patient: None,
+                task: None,
+            },
+            ScopeKind::Session => GrantScope {
+                kind: ScopeKind::Session,
+                actions: Vec::new(),
+                patient: None,
+                task: None,
+            },
+        };
+        let cross = issue.attachment == AuthenticatorAttachment::CrossPlatform;
+        GrantClaims {
+            iss: issue.issuer.to_string(),
+            sub: task.user.id.clone(),
+            sid: issue.session_id.to_string(),
+            dev: task.device.id.clone(),
+            acr: String::from(if cross { "phrh" } else { "phr" }),
+            amr: vec!["hwk".into(), "user".into(), "mfa".into()],
+            auth_time: (issue.auth_time_ms / 1000).min(now_s),
+            iat: now_s,
+            exp: now_s.saturating_add(u64::from(requirement.grant_lifetime_seconds.max(1))),
+            jti: issue.jti,
+            scp,
+            att: issue.attachment,
+            once: requirement.single_use,
         }
     }
 }

@@ -379,7 +379,11 @@ fn validate_rule(at: &str, rule: &Rule) -> Result<()> {
         }
         check_actions(&format!("{at}.when.actions"), actions)?;
     }
-    for (name, set) in [("roles", &w.roles), ("labels", &w.labels), ("zones", &w.zones)] {
+    for (name, set) in [
+        ("roles", &w.roles),
+        ("labels", &w.labels),
+        ("zones", &w.zones),
+    ] {
         if let Some(set) = set {
             let p = format!("{at}.when.{name}");
             if set.any_of.is_empty() && set.none_of.is_empty() {

@@ -102,9 +102,7 @@ impl Policy {
             return synthetic(Effect::Deny, "$session-locked", "the session is locked");
         }
         let limits = self.session_limits(task.device.shared);
-        let auth_base = session
-            .last_strong_auth_ms
-            .unwrap_or(session.started_at_ms);
+        let auth_base = session.last_strong_auth_ms.unwrap_or(session.started_at_ms);
         if auth_base.saturating_add(limits.absolute_limit_ms) <= now_ms {
             return synthetic(
                 Effect::Deny,
