@@ -114,10 +114,10 @@ fn every_refusal_has_its_code() {
     let other = GrantKeys::from_seed(&[9u8; 32]).unwrap();
 
     let mut cases: Vec<(&str, String, &str)> = Vec::new();
-    let mut with_header = |name: &'static str,
-                           f: &dyn Fn(&mut Value),
-                           code: &'static str,
-                           cases: &mut Vec<(&str, String, &str)>| {
+    let with_header = |name: &'static str,
+                       f: &dyn Fn(&mut Value),
+                       code: &'static str,
+                       cases: &mut Vec<(&str, String, &str)>| {
         let mut hh = h.clone();
         f(&mut hh);
         cases.push((name, forge(&hh, &p, &sig), code));

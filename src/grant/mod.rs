@@ -103,7 +103,7 @@ impl GrantClaims {
         {
             return false;
         }
-        if self.once && session.spent_grants.iter().any(|j| *j == self.jti) {
+        if self.once && session.spent_grants.contains(&self.jti) {
             return false;
         }
         if requirement.max_auth_age_seconds == 0 {
@@ -119,7 +119,7 @@ impl GrantClaims {
         if self.scp.kind > requirement.scope {
             return false;
         }
-        let action_listed = self.scp.actions.iter().any(|a| *a == task.action);
+        let action_listed = self.scp.actions.contains(&task.action);
         match self.scp.kind {
             ScopeKind::Task => self
                 .scp

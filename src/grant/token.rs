@@ -34,6 +34,13 @@ fn malformed(message: impl Into<String>) -> Error {
 
 /// The parts of a decoded token.
 #[derive(Debug)]
+#[cfg_attr(
+    not(feature = "server"),
+    allow(
+        dead_code,
+        reason = "the key material is read by the server feature only"
+    )
+)]
 pub(crate) struct Parts<'a> {
     pub signing_input: &'a str,
     pub kid: Option<String>,
@@ -188,6 +195,10 @@ pub fn check_binding(
     }
 }
 
+#[cfg_attr(
+    not(feature = "server"),
+    allow(dead_code, reason = "minting is server-only")
+)]
 pub(crate) fn encode_part(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

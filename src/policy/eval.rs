@@ -198,7 +198,7 @@ impl Policy {
             .doc
             .offline
             .as_ref()
-            .is_some_and(|o| o.actions.iter().any(|a| *a == task.action));
+            .is_some_and(|o| o.actions.contains(&task.action));
         let window_ms = self
             .doc
             .offline
@@ -306,7 +306,7 @@ fn roles_differ(now: &[String], at_start: &[String]) -> bool {
 fn matches(rule: &Rule, task: &TaskContext, role_changed: bool) -> bool {
     let w = &rule.when;
     if let Some(actions) = &w.actions {
-        if !actions.iter().any(|a| *a == task.action) {
+        if !actions.contains(&task.action) {
             return false;
         }
     }
@@ -333,7 +333,7 @@ fn matches(rule: &Rule, task: &TaskContext, role_changed: bool) -> bool {
         }
     }
     if let Some(zones) = &w.zones {
-        let zone = task.zone.as_ref().map_or(&[][..], std::slice::from_ref);
+        let zone = task.zone.as_slice();
         if !zones.matches(zone) {
             return false;
         }

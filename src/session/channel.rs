@@ -1,0 +1,140 @@
+//! Cross-tab messages (BroadcastChannel). Versioned and validated; any same-origin script can
+//! post one, so a message is a hint, never proof: grants in it are checked against this tab's
+//! session, and the server verifies every grant anyway. Messages carry ids only.
+
+use serde::{Deserialize, Serialize};
+
+use super::LockReason;
+use crate::error::{Error, Result};
+use crate::task::User;
+
+/// Largest message accepted.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// A message between tabs of one portal session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChannelMessage {
+    /// Format version (1).
+    pub v: u32,
+    pub session_id: String,
+    #[serde(flatten)]
+    pub kind: ChannelKind,
+}
+
+/// What the message says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+pub enum ChannelKind {
+    Grant {
+        token: String,
+    },
+    Revoke {
+        jti: String,
+    },
+    Spent {
+        jti: String,
+    },
+    Lock {
+        reason: LockReason,
+    },
+    Unlock {
+        at_ms: u64,
+    },
+    Handoff {
+        new_session_id: String,
+        user: User,
+        strong_auth_at_ms: Option<u64>,
+    },
+    Logout,
+    Activity {
+        at_ms: u64,
+    },
+}
+
+impl ChannelMessage {
+    /// Decode and validate a message; anything else is `WARDGATE_STATE_INVALID`.
+    pub fn decode(text: &str) -> Result<ChannelMessage> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(Error::InputTooLarge {
+                what: "channel message",
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        // serde's flatten + internally tagged enums do not reject unknown fields, so check the
+        // keys first: a typo must not change meaning.
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::StateInvalid {
+                path: String::from("$"),
+                message: format!("channel message is not JSON: {e}"),
+            })?;
+        let allowed = [
+            "v",
+            "sessionId",
+            "type",
+            "token",
+            "jti",
+            "reason",
+            "atMs",
+            "newSessionId",
+            "user",
+            "strongAuthAtMs",
+        ];
+        if let Some(obj) = value.as_object() {
+            if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(Error::StateInvalid {
+                    path: k.clone(),
+                    message: String::from("unknown field in a channel message"),
+                });
+            }
+        }
+        let msg: ChannelMessage =
+            serde_json::from_value(value).map_err(|e| Error::StateInvalid {
+                path: String::from("$"),
+                message: format!("channel message: {e}"),
+            })?;
+        if msg.v != 1 {
+            return Err(Error::StateInvalid {
+                path: String::from("v"),
+                message: format!("channel message version `{}` is not 1", msg.v),
+            });
+        }
+        crate::task::check_id("sessionId", &msg.session_id).map_err(to_state)?;
+        match &msg.kind {
+            ChannelKind::Revoke { jti } | ChannelKind::Spent { jti } => {
+                crate::task::check_id("jti", jti).map_err(to_state)?;
+            }
+            ChannelKind::Handoff {
+                new_session_id,
+                user,
+                ..
+            } => {
+                crate::task::check_id("newSessionId", new_session_id).map_err(to_state)?;
+                crate::task::check_id("user.id", &user.id).map_err(to_state)?;
+            }
+            ChannelKind::Grant { token } if token.is_empty() => {
+                return Err(Error::StateInvalid {
+                    path: "token".into(),
+                    message: "must not be empty".into(),
+                });
+            }
+            _ => {}
+        }
+        Ok(msg)
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+fn to_state(e: Error) -> Error {
+    match e {
+        Error::ContextInvalid { path, message } => Error::StateInvalid { path, message },
+        other => other,
+    }
+}
