@@ -12,8 +12,10 @@ use crate::task::User;
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// A message between tabs of one portal session.
+// No `deny_unknown_fields` here: serde rejects flattened fields with it. `decode` checks the
+// keys itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ChannelMessage {
     /// Format version (1).
     pub v: u32,
