@@ -32,7 +32,7 @@ step "node tests of the built package"
 node --test tests/js/
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-wasm_tests=(--test decision_table --test task_vectors)
+wasm_tests=(--test decision_table --test task_vectors --test policy_parse)
 step "wasm-bindgen-test in node"
 cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}"
 step "wasm-bindgen-test in headless Chromium"

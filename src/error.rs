@@ -113,7 +113,8 @@ impl Error {
         make: fn(String, String) -> Error,
     ) -> Error {
         let path = err.path().to_string();
-        let path = if path == "." { String::from("$") } else { path };
+        // `.` is the root; `?` an unknown position (e.g. a syntax error inside a map).
+        let path = if path == "." || path == "?" { String::from("$") } else { path };
         let inner = err.into_inner();
         // serde_json appends " at line X column Y"; the path already says where.
         let mut message = inner.to_string();

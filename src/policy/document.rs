@@ -197,6 +197,13 @@ impl PolicyDocument {
                 limit: limits::POLICY_BYTES,
             });
         }
+        // serde would read a JSON array as a struct: a policy is an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(Error::PolicyParse {
+                path: String::from("$"),
+                message: String::from("a policy is a JSON object"),
+            });
+        }
         // The version first, so a future document gets the version error, not a parse error.
         if let Ok(VersionOnly {
             version: Some(version),

@@ -678,6 +678,8 @@ fn handoff(
     s.visible = old.visible;
     s.online = old.online;
     s.counters.handoffs = old.counters.handoffs.saturating_add(1);
+    // Carry the audit sequence over, so ids stay unique even if a session id came back.
+    s.audit_seq = old.audit_seq;
     let mut ev = s.audit(now_ms, AuditKind::Handoff, "ok");
     ev.previous_user_id = previous;
     ev.reason = Some(format!("handoff from session `{}`", old.session_id));
