@@ -114,7 +114,11 @@ impl Error {
     ) -> Error {
         let path = err.path().to_string();
         // `.` is the root; `?` an unknown position (e.g. a syntax error inside a map).
-        let path = if path == "." || path == "?" { String::from("$") } else { path };
+        let path = if path == "." || path == "?" {
+            String::from("$")
+        } else {
+            path
+        };
         let inner = err.into_inner();
         // serde_json appends " at line X column Y"; the path already says where.
         let mut message = inner.to_string();

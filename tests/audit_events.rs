@@ -1,5 +1,11 @@
 //! Audit events: JSON round trip and the HL7 FHIR R4 AuditEvent mapping.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use wardgate::audit::{AuditEvent, AuditKind, TaskRef, iso8601, to_fhir};
 
@@ -13,11 +19,23 @@ fn civil_dates_are_right() {
 
 fn event(kind: AuditKind, outcome: &str) -> AuditEvent {
     AuditEvent {
-        task: Some(TaskRef { action: "patient-view".into(), patient_id: Some("p-7".into()), task_hash: "ab".repeat(32) }),
+        task: Some(TaskRef {
+            action: "patient-view".into(),
+            patient_id: Some("p-7".into()),
+            task_hash: "ab".repeat(32),
+        }),
         review_required: kind == AuditKind::BreakGlassStart,
         reason: Some("code blue".into()),
         rule_ids: vec!["break-glass-clinicians".into()],
-        ..AuditEvent::new("s-1.7".into(), 1_764_057_600_000, kind, Some("rn-ade".into()), "tablet-4b-1", "s-1", outcome)
+        ..AuditEvent::new(
+            "s-1.7".into(),
+            1_764_057_600_000,
+            kind,
+            Some("rn-ade".into()),
+            "tablet-4b-1",
+            "s-1",
+            outcome,
+        )
     }
 }
 
@@ -36,11 +54,20 @@ fn break_glass_maps_to_an_emergency_override_audit_event() {
     assert_eq!(f["resourceType"], "AuditEvent");
     assert_eq!(f["id"], "s-1.7");
     assert_eq!(f["recorded"], "2025-11-25T08:00:00.000Z");
-    assert!(f["subtype"].as_array().unwrap().iter().any(|c| c["code"] == "110127"));
+    assert!(
+        f["subtype"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == "110127")
+    );
     assert_eq!(f["purposeOfEvent"][0]["coding"][0]["code"], "ETREAT");
     assert_eq!(f["agent"][0]["who"]["identifier"]["value"], "rn-ade");
     assert_eq!(f["agent"][0]["altId"], "s-1");
-    assert_eq!(f["source"]["observer"]["identifier"]["value"], "tablet-4b-1");
+    assert_eq!(
+        f["source"]["observer"]["identifier"]["value"],
+        "tablet-4b-1"
+    );
     assert_eq!(f["entity"][0]["what"]["reference"], "Patient/p-7");
     assert_eq!(f["outcome"], "0");
 }
@@ -50,8 +77,14 @@ fn authentication_and_alerts_map_to_dicom_types() {
     let f = to_fhir(&event(AuditKind::CeremonySucceeded, "ok"));
     assert_eq!(f["type"]["code"], "110114");
     assert!(f.get("purposeOfEvent").is_none());
-    let f = to_fhir(&event(AuditKind::ChallengeMismatch, "WARDGATE_CHALLENGE_TASK_MISMATCH"));
-    assert_eq!((f["type"]["code"].as_str(), f["outcome"].as_str()), (Some("110113"), Some("8")));
+    let f = to_fhir(&event(
+        AuditKind::ChallengeMismatch,
+        "WARDGATE_CHALLENGE_TASK_MISMATCH",
+    ));
+    assert_eq!(
+        (f["type"]["code"].as_str(), f["outcome"].as_str()),
+        (Some("110113"), Some("8"))
+    );
     let f = to_fhir(&event(AuditKind::Decision, "deny"));
     assert_eq!(f["outcome"], "4");
 }

@@ -1,7 +1,13 @@
 //! Property tests for the core's invariants (proptest; cases per property are set below and
 //! reported in the closing notes).
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use proptest::prelude::*;
 use wardgate::grant::{GrantClaims, GrantScope};
@@ -14,34 +20,63 @@ use wardgate::session::{Effect as Fx, Event, State, Status, step};
 use wardgate::task::{Connectivity, Device, Emergency, Patient, TaskContext, User};
 
 const NOW: u64 = 1_764_057_600_000;
-const ACTIONS: &[&str] = &["patient-view", "order-sign", "medication-prescribe", "note-sign", "record-export", "vitals-record"];
+const ACTIONS: &[&str] = &[
+    "patient-view",
+    "order-sign",
+    "medication-prescribe",
+    "note-sign",
+    "record-export",
+    "vitals-record",
+];
 const ROLES: &[&str] = &["nurse", "physician", "resident", "student"];
 const LABELS: &[&str] = &["vip", "restricted", "controlled-substance"];
 const PATIENTS: &[&str] = &["p-1", "p-2", "p-3"];
-const SCOPES: [ScopeKind; 4] = [ScopeKind::Task, ScopeKind::ActionPatient, ScopeKind::Action, ScopeKind::Session];
+const SCOPES: [ScopeKind; 4] = [
+    ScopeKind::Task,
+    ScopeKind::ActionPatient,
+    ScopeKind::Action,
+    ScopeKind::Session,
+];
 
 fn pick(xs: &'static [&'static str]) -> impl Strategy<Value = String> {
     proptest::sample::select(xs).prop_map(str::to_string)
 }
 fn subset(xs: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
-    proptest::sample::subsequence(xs, 0..=xs.len()).prop_map(|v| v.into_iter().map(str::to_string).collect())
+    proptest::sample::subsequence(xs, 0..=xs.len())
+        .prop_map(|v| v.into_iter().map(str::to_string).collect())
 }
 
 fn step_up() -> impl Strategy<Value = StepUp> {
-    (0u32..2000, 0usize..4, 1u32..3600, any::<bool>(), any::<bool>()).prop_map(|(age, sc, life, cross, once)| StepUp {
-        user_verification: UserVerification::Required,
-        max_auth_age_seconds: age,
-        scope: SCOPES[sc],
-        grant_lifetime_seconds: life,
-        authenticator: if cross { AuthenticatorAttachment::CrossPlatform } else { AuthenticatorAttachment::Any },
-        single_use: once,
-    })
+    (
+        0u32..2000,
+        0usize..4,
+        1u32..3600,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(age, sc, life, cross, once)| StepUp {
+            user_verification: UserVerification::Required,
+            max_auth_age_seconds: age,
+            scope: SCOPES[sc],
+            grant_lifetime_seconds: life,
+            authenticator: if cross {
+                AuthenticatorAttachment::CrossPlatform
+            } else {
+                AuthenticatorAttachment::Any
+            },
+            single_use: once,
+        })
 }
 
 fn set_cond(xs: &'static [&'static str]) -> impl Strategy<Value = Option<SetCondition>> {
-    proptest::option::of((subset(xs), subset(xs)).prop_filter_map("non-empty", |(a, n)| {
-        (!a.is_empty() || !n.is_empty()).then_some(SetCondition { any_of: a, none_of: n })
-    }))
+    proptest::option::of(
+        (subset(xs), subset(xs)).prop_filter_map("non-empty", |(a, n)| {
+            (!a.is_empty() || !n.is_empty()).then_some(SetCondition {
+                any_of: a,
+                none_of: n,
+            })
+        }),
+    )
 }
 
 /// A random rule; break-glass rules always require an emergency (the policy validator
@@ -57,30 +92,53 @@ fn rule(id: usize, allow_glass: bool) -> impl Strategy<Value = Rule> {
         0u8..if allow_glass { 4 } else { 3 },
         step_up(),
     )
-        .prop_map(move |(actions, roles, labels, shared, offline, emergency, eff, su)| {
-            let effect = [RuleEffect::Allow, RuleEffect::Deny, RuleEffect::StepUp, RuleEffect::BreakGlass][usize::from(eff)];
-            Rule {
-                id: format!("r-{id}"),
-                description: None,
-                when: When {
-                    actions: actions.map(|v| v.into_iter().map(str::to_string).collect()),
-                    roles,
-                    labels,
-                    device: shared.map(|s| DeviceCondition { shared: Some(s), managed: None }),
-                    connectivity: offline.map(|o| if o { Connectivity::Offline } else { Connectivity::Online }),
-                    emergency: if effect == RuleEffect::BreakGlass { Some(true) } else { emergency },
-                    ..When::default()
-                },
-                effect,
-                step_up: (effect == RuleEffect::StepUp).then_some(su),
-                reason: None,
-            }
-        })
+        .prop_map(
+            move |(actions, roles, labels, shared, offline, emergency, eff, su)| {
+                let effect = [
+                    RuleEffect::Allow,
+                    RuleEffect::Deny,
+                    RuleEffect::StepUp,
+                    RuleEffect::BreakGlass,
+                ][usize::from(eff)];
+                Rule {
+                    id: format!("r-{id}"),
+                    description: None,
+                    when: When {
+                        actions: actions.map(|v| v.into_iter().map(str::to_string).collect()),
+                        roles,
+                        labels,
+                        device: shared.map(|s| DeviceCondition {
+                            shared: Some(s),
+                            managed: None,
+                        }),
+                        connectivity: offline.map(|o| {
+                            if o {
+                                Connectivity::Offline
+                            } else {
+                                Connectivity::Online
+                            }
+                        }),
+                        emergency: if effect == RuleEffect::BreakGlass {
+                            Some(true)
+                        } else {
+                            emergency
+                        },
+                        ..When::default()
+                    },
+                    effect,
+                    step_up: (effect == RuleEffect::StepUp).then_some(su),
+                    reason: None,
+                }
+            },
+        )
 }
 
 fn rules(n: std::ops::Range<usize>, glass: bool) -> impl Strategy<Value = Vec<Rule>> {
     proptest::collection::vec(0usize..1, n).prop_flat_map(move |v| {
-        v.iter().enumerate().map(|(i, _)| rule(i, glass)).collect::<Vec<_>>()
+        v.iter()
+            .enumerate()
+            .map(|(i, _)| rule(i, glass))
+            .collect::<Vec<_>>()
     })
 }
 
@@ -98,19 +156,49 @@ fn policy(rules: Vec<Rule>, default: DefaultEffect) -> Policy {
 }
 
 fn context() -> impl Strategy<Value = TaskContext> {
-    (pick(ACTIONS), subset(ROLES), proptest::option::of((pick(PATIENTS), subset(LABELS))), any::<bool>(), any::<bool>(), any::<bool>(), proptest::collection::vec(pick(&["MedicationRequest/1", "MedicationRequest/2", "MedicationRequest/3"]), 0..3))
-        .prop_map(|(action, roles, patient, shared, offline, emergency, targets)| TaskContext {
-            user: User { id: "u-1".into(), roles },
-            action,
-            patient: patient.map(|(id, labels)| Patient { id, labels }),
-            encounter_id: None,
-            targets,
-            summary: None,
-            device: Device { id: "d-1".into(), shared, managed: true },
-            zone: None,
-            connectivity: if offline { Connectivity::Offline } else { Connectivity::Online },
-            emergency: emergency.then(|| Emergency { reason: "code blue".into() }),
-        })
+    (
+        pick(ACTIONS),
+        subset(ROLES),
+        proptest::option::of((pick(PATIENTS), subset(LABELS))),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        proptest::collection::vec(
+            pick(&[
+                "MedicationRequest/1",
+                "MedicationRequest/2",
+                "MedicationRequest/3",
+            ]),
+            0..3,
+        ),
+    )
+        .prop_map(
+            |(action, roles, patient, shared, offline, emergency, targets)| TaskContext {
+                user: User {
+                    id: "u-1".into(),
+                    roles,
+                },
+                action,
+                patient: patient.map(|(id, labels)| Patient { id, labels }),
+                encounter_id: None,
+                targets,
+                summary: None,
+                device: Device {
+                    id: "d-1".into(),
+                    shared,
+                    managed: true,
+                },
+                zone: None,
+                connectivity: if offline {
+                    Connectivity::Offline
+                } else {
+                    Connectivity::Online
+                },
+                emergency: emergency.then(|| Emergency {
+                    reason: "code blue".into(),
+                }),
+            },
+        )
 }
 
 fn facts(ctx: &TaskContext) -> SessionFacts {
@@ -126,14 +214,22 @@ fn facts(ctx: &TaskContext) -> SessionFacts {
 
 fn matching_deny(p: &Policy, ctx: &TaskContext) -> bool {
     // A deny rule matches iff adding it alone under default-allow denies.
-    p.document().rules.iter().filter(|r| r.effect == RuleEffect::Deny).any(|r| {
-        let only = policy(vec![r.clone()], DefaultEffect::Allow);
-        only.evaluate(ctx, &facts(ctx), NOW).rule_ids == vec![r.id.clone()]
-    })
+    p.document()
+        .rules
+        .iter()
+        .filter(|r| r.effect == RuleEffect::Deny)
+        .any(|r| {
+            let only = policy(vec![r.clone()], DefaultEffect::Allow);
+            only.evaluate(ctx, &facts(ctx), NOW).rule_ids == vec![r.id.clone()]
+        })
 }
 
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -196,12 +292,37 @@ proptest! {
     }
 }
 
-fn claims(kind: ScopeKind, action: String, patient: Option<String>, task: Option<String>, sub: &str, sid: &str, dev: &str, once: bool, att: AuthenticatorAttachment, life_s: u64) -> GrantClaims {
+fn claims(
+    kind: ScopeKind,
+    action: String,
+    patient: Option<String>,
+    task: Option<String>,
+    sub: &str,
+    sid: &str,
+    dev: &str,
+    once: bool,
+    att: AuthenticatorAttachment,
+    life_s: u64,
+) -> GrantClaims {
     GrantClaims {
-        iss: "i".into(), sub: sub.into(), sid: sid.into(), dev: dev.into(), acr: "phr".into(),
+        iss: "i".into(),
+        sub: sub.into(),
+        sid: sid.into(),
+        dev: dev.into(),
+        acr: "phr".into(),
         amr: vec!["hwk".into(), "user".into(), "mfa".into()],
-        auth_time: NOW / 1000 - 30, iat: NOW / 1000 - 30, exp: NOW / 1000 - 30 + life_s, jti: "g".into(),
-        scp: GrantScope { kind, actions: vec![action], patient, task }, att, once,
+        auth_time: NOW / 1000 - 30,
+        iat: NOW / 1000 - 30,
+        exp: NOW / 1000 - 30 + life_s,
+        jti: "g".into(),
+        scp: GrantScope {
+            kind,
+            actions: vec![action],
+            patient,
+            task,
+        },
+        att,
+        once,
     }
 }
 
@@ -241,23 +362,90 @@ proptest! {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    let other = || User { id: "dr-okafor".into(), roles: vec!["physician".into()] };
+    let other = || User {
+        id: "dr-okafor".into(),
+        roles: vec!["physician".into()],
+    };
     prop_oneof![
-        Just(Event::Activity), Just(Event::Hidden), Just(Event::Visible), Just(Event::PageHide),
+        Just(Event::Activity),
+        Just(Event::Hidden),
+        Just(Event::Visible),
+        Just(Event::PageHide),
         any::<bool>().prop_map(|persisted| Event::PageShow { persisted }),
-        Just(Event::Freeze), Just(Event::Resume), Just(Event::Online), Just(Event::Offline), Just(Event::Tick),
-        Just(Event::Lock), (0u64..600_000).prop_map(|d| Event::Unlock { strong_auth_at_ms: NOW + d }),
+        Just(Event::Freeze),
+        Just(Event::Resume),
+        Just(Event::Online),
+        Just(Event::Offline),
+        Just(Event::Tick),
+        Just(Event::Lock),
+        (0u64..600_000).prop_map(|d| Event::Unlock {
+            strong_auth_at_ms: NOW + d
+        }),
         context().prop_map(|task| Event::CeremonyStarted { task }),
-        (0usize..4, pick(&["u-1", "u-2"]), pick(&["s-1", "s-2", "s-3"]), 1u64..3_600)
-            .prop_map(|(sc, sub, sid, life)| Event::CeremonySucceeded { token: "t".into(), claims: claims(SCOPES[sc], "order-sign".into(), Some("p-1".into()), Some("00".repeat(32)), &sub, &sid, "d-1", false, AuthenticatorAttachment::Any, life) }),
-        (0usize..4, pick(&["u-1", "u-2", "dr-okafor"]), pick(&["s-1", "s-2", "s-3"]), 1u64..3_600)
-            .prop_map(|(sc, sub, sid, life)| Event::GrantEarned { token: "t".into(), claims: claims(SCOPES[sc], "patient-view".into(), Some("p-2".into()), Some("11".repeat(32)), &sub, &sid, "d-1", false, AuthenticatorAttachment::Any, life) }),
-        Just(Event::CeremonyCancelled { code: "cancelled".into() }),
-        Just(Event::CeremonyFailed { code: "WARDGATE_SERVER".into() }),
-        Just(Event::CeremonyInterrupted { code: "WARDGATE_CEREMONY_NOT_ALLOWED".into() }),
-        any::<bool>().prop_map(|here| Event::GrantSpent { jti: "g".into(), here }),
-        any::<bool>().prop_map(|here| Event::GrantRevoked { jti: "g".into(), here }),
-        pick(&["s-2", "s-3"]).prop_map(move |sid| Event::UserSwitch { session_id: sid, user: other(), strong_auth_at_ms: Some(NOW) }),
+        (
+            0usize..4,
+            pick(&["u-1", "u-2"]),
+            pick(&["s-1", "s-2", "s-3"]),
+            1u64..3_600
+        )
+            .prop_map(|(sc, sub, sid, life)| Event::CeremonySucceeded {
+                token: "t".into(),
+                claims: claims(
+                    SCOPES[sc],
+                    "order-sign".into(),
+                    Some("p-1".into()),
+                    Some("00".repeat(32)),
+                    &sub,
+                    &sid,
+                    "d-1",
+                    false,
+                    AuthenticatorAttachment::Any,
+                    life
+                )
+            }),
+        (
+            0usize..4,
+            pick(&["u-1", "u-2", "dr-okafor"]),
+            pick(&["s-1", "s-2", "s-3"]),
+            1u64..3_600
+        )
+            .prop_map(|(sc, sub, sid, life)| Event::GrantEarned {
+                token: "t".into(),
+                claims: claims(
+                    SCOPES[sc],
+                    "patient-view".into(),
+                    Some("p-2".into()),
+                    Some("11".repeat(32)),
+                    &sub,
+                    &sid,
+                    "d-1",
+                    false,
+                    AuthenticatorAttachment::Any,
+                    life
+                )
+            }),
+        Just(Event::CeremonyCancelled {
+            code: "cancelled".into()
+        }),
+        Just(Event::CeremonyFailed {
+            code: "WARDGATE_SERVER".into()
+        }),
+        Just(Event::CeremonyInterrupted {
+            code: "WARDGATE_CEREMONY_NOT_ALLOWED".into()
+        }),
+        any::<bool>().prop_map(|here| Event::GrantSpent {
+            jti: "g".into(),
+            here
+        }),
+        any::<bool>().prop_map(|here| Event::GrantRevoked {
+            jti: "g".into(),
+            here
+        }),
+        pick(&["s-2", "s-3"]).prop_map(move |sid| Event::UserSwitch {
+            session_id: sid,
+            user: other(),
+            strong_auth_at_ms: Some(NOW)
+        }),
         any::<bool>().prop_map(|here| Event::Logout { here }),
         Just(Event::ChannelMessageDropped { reason: "x".into() }),
     ]
