@@ -34,36 +34,43 @@ fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
         })
 }
 
-/// Decode a JS value into a core type, with the JSON path of the first problem.
-fn from_value<T: serde::de::DeserializeOwned>(
-    value: JsValue,
+/// A JS value as JSON text. The core's own `from_json` then applies size limits, rejects
+/// unknown fields and names paths (serde-wasm-bindgen reads only declared fields, so a typo
+/// would pass silently).
+fn json_text(
+    value: &JsValue,
+    what: &str,
     make: fn(String, String) -> Error,
-) -> Result<T, JsValue> {
-    let de = serde_wasm_bindgen::Deserializer::from(value);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::from("$") } else { path };
-        to_js(&make(path, e.into_inner().to_string()))
-    })
+) -> Result<String, JsValue> {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| {
+            to_js(&make(
+                String::from("$"),
+                format!("{what} is not a JSON value"),
+            ))
+        })
 }
 
 fn context_from(value: JsValue) -> Result<TaskContext, JsValue> {
-    let ctx: TaskContext = from_value(value, |path, message| Error::ContextInvalid {
-        path,
-        message,
+    let text = json_text(&value, "the task context", |path, message| {
+        Error::ContextInvalid { path, message }
     })?;
-    ctx.validate().map_err(|e| to_js(&e))?;
-    Ok(ctx)
+    TaskContext::from_json(&text).map_err(|e| to_js(&e))
 }
 
 fn facts_from(value: JsValue) -> Result<SessionFacts, JsValue> {
-    from_value(value, |path, message| Error::StateInvalid { path, message })
+    let text = json_text(&value, "the session facts", |path, message| {
+        Error::StateInvalid { path, message }
+    })?;
+    SessionFacts::from_json(&text).map_err(|e| to_js(&e))
 }
 
 fn now_from(now_ms: f64) -> Result<u64, JsValue> {
     // A JS number is an f64: accept whole, non-negative, safe integers only.
     const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-    if now_ms.is_finite() && now_ms >= 0.0 && now_ms <= MAX_SAFE && now_ms.fract() == 0.0 {
+    if now_ms.is_finite() && (0.0..=MAX_SAFE).contains(&now_ms) && now_ms.fract() == 0.0 {
         #[expect(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,

@@ -105,7 +105,7 @@ test('challenge binding: the hash of the task shown, nothing else', () => {
 test('error codes are the documented set', () => {
   const codes = wg.errorCodes();
   assert.ok(codes.length >= 15);
-  for (const c of codes) assert.match(c, /^WARDGATE_[A-Z_]+$/);
+  for (const c of codes) assert.match(c, /^WARDGATE_[A-Z0-9_]+$/);
   const readme = readFileSync(root + 'README.md', 'utf8');
   for (const c of codes) assert.ok(readme.includes(c), `README does not document ${c}`);
 });
