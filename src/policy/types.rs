@@ -89,6 +89,23 @@ pub struct SessionFacts {
     pub locked: bool,
 }
 
+impl SessionFacts {
+    /// Parse session facts from JSON text (size-limited; errors name the path).
+    pub fn from_json(text: &str) -> crate::Result<SessionFacts> {
+        use crate::error::{Error, limits};
+        if text.len() > limits::STATE_BYTES {
+            return Err(Error::InputTooLarge {
+                what: "session facts",
+                limit: limits::STATE_BYTES,
+            });
+        }
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            Error::from_serde_path(e, |path, message| Error::StateInvalid { path, message })
+        })
+    }
+}
+
 /// The kind of a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
