@@ -3,6 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(
     clippy::unwrap_used,
+    clippy::too_many_arguments,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
@@ -486,7 +487,7 @@ proptest! {
             }
             if s.session_id == "s-1" { prop_assert!(s.audit_seq >= seq); }
             seq = s.audit_seq;
-            prop_assert_eq!(State::from_json(&s.to_json()).unwrap(), s.clone());
+            prop_assert_eq!(State::from_json(&s.to_json().unwrap()).unwrap(), s.clone());
         }
     }
 }

@@ -110,7 +110,7 @@ fn a_grant_survives_tab_and_app_switches_and_a_reload() {
         ],
     );
     assert!(fx.contains(&Effect::Persist) && fx.contains(&Effect::FlushAudit));
-    let restored = State::from_json(&s.to_json()).unwrap();
+    let restored = State::from_json(&s.to_json().unwrap()).unwrap();
     assert_eq!(restored, s);
     let (s, _) = run(
         restored,
@@ -532,7 +532,7 @@ fn friction_counters_count_cancels_and_failure_streaks() {
 #[test]
 fn stored_state_of_another_version_or_shape_is_refused() {
     let s = fresh();
-    let mut v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&s.to_json().unwrap()).unwrap();
     v["version"] = 0.into();
     assert_eq!(
         State::from_json(&v.to_string()).unwrap_err().path(),
@@ -587,4 +587,70 @@ fn audit_ids_are_unique_and_name_who_what_where() {
             ("tablet-4b-1", "s-1", Some("rn-ade"))
         );
     }
+}
+
+#[test]
+fn sibling_tabs_write_distinct_audit_ids_and_do_not_echo_locks() {
+    let mut a = fresh();
+    a.instance_id = "tab-a".into();
+    let mut b = a.clone();
+    b.instance_id = "tab-b".into();
+    let (_, fa) = step(a.clone(), Event::Lock, T0 + MIN);
+    let (_, fb) = step(b.clone(), Event::Lock, T0 + MIN);
+    let id = |fx: &[Effect]| {
+        fx.iter()
+            .find_map(|e| match e {
+                Effect::Audit { event } => Some(event.id.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_ne!(id(&fa), id(&fb));
+    assert_eq!(id(&fa), "s-1.tab-a.1");
+    // Tab B hears tab A's manual lock: locks, but neither audits nor re-broadcasts it.
+    let msg = fa
+        .iter()
+        .find_map(|e| match e {
+            Effect::Broadcast { message } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let ev = event_from_channel(&b, msg, wardgate::grant::decode);
+    let (b2, fx) = step(b.clone(), ev, T0 + MIN);
+    assert!(!b2.is_active());
+    assert!(audits(&fx).is_empty());
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Broadcast { .. })));
+    // An idle lock from a background tab does not lock a tab whose clinician is active.
+    let (b3, _) = step(b, Event::Activity, T0 + 4 * MIN);
+    let idle = ChannelMessage {
+        v: 1,
+        session_id: "s-1".into(),
+        kind: ChannelKind::Lock {
+            reason: LockReason::Idle,
+        },
+    };
+    let ev = event_from_channel(&b3, idle, wardgate::grant::decode);
+    let (b4, _) = step(b3, ev, T0 + 6 * MIN);
+    assert!(b4.is_active());
+}
+
+#[test]
+fn activity_is_shared_with_sibling_tabs_throttled() {
+    let (s, fx) = step(fresh(), Event::Activity, T0 + MIN);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Broadcast { message } if matches!(message.kind, ChannelKind::Activity { .. }))));
+    let (_, fx) = step(s, Event::Activity, T0 + MIN + 10_000);
+    assert!(fx.is_empty(), "throttled");
+}
+
+#[test]
+fn events_reject_unknown_fields() {
+    let e: Result<Event, _> = serde_json::from_str(r#"{"type":"unlock","strongAuthAtMS":1}"#);
+    assert!(e.is_err());
+    let e: Event = serde_json::from_str(r#"{"type":"unlock","strongAuthAtMs":1}"#).unwrap();
+    assert_eq!(
+        e,
+        Event::Unlock {
+            strong_auth_at_ms: 1
+        }
+    );
 }

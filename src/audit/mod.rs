@@ -196,6 +196,28 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// FHIR ids are `[A-Za-z0-9\-\.]{1,64}`: other characters become `-`, and a longer id keeps
+/// its last 64 characters (the unique sequence is at the end).
+fn fhir_id(id: &str) -> String {
+    let cleaned: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let skip = cleaned.chars().count().saturating_sub(64);
+    let out: String = cleaned.chars().skip(skip).collect();
+    if out.is_empty() {
+        String::from("-")
+    } else {
+        out
+    }
+}
+
 fn coding(system: &str, code: &str, display: &str) -> Value {
     json!({ "system": system, "code": code, "display": display })
 }
@@ -240,8 +262,7 @@ pub fn to_fhir(e: &AuditEvent) -> Value {
         "0"
     };
     let mut agents = vec![json!({
-        "type": { "coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient")] },
-        "who": { "identifier": { "value": e.user_id.clone().unwrap_or_default() } },
+        "who": { "identifier": { "value": e.user_id.clone().unwrap_or_else(|| String::from("unknown")) } },
         "requestor": true,
         "altId": e.session_id,
     })];
@@ -251,7 +272,7 @@ pub fn to_fhir(e: &AuditEvent) -> Value {
     agents.push(json!({
         "who": { "identifier": { "value": e.device_id } },
         "requestor": false,
-        "network": { "address": e.device_id, "type": "5" },
+        "network": { "address": e.device_id, "type": "1" },
     }));
     let mut entities = Vec::new();
     if let Some(t) = &e.task {
@@ -270,7 +291,7 @@ pub fn to_fhir(e: &AuditEvent) -> Value {
     }
     let mut r = json!({
         "resourceType": "AuditEvent",
-        "id": e.id,
+        "id": fhir_id(&e.id),
         "type": type_,
         "subtype": subtype,
         "action": "E",

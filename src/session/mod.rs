@@ -22,6 +22,9 @@ use crate::grant::GrantClaims;
 use crate::policy::{Decision, Effect as DecisionEffect, SessionFacts, SessionLimits};
 use crate::task::{Device, TaskContext, User};
 
+/// Least time between two activity messages to sibling tabs.
+pub const ACTIVITY_BROADCAST_MS: u64 = 30_000;
+
 /// The current state format version.
 pub const STATE_VERSION: u32 = 1;
 
@@ -63,7 +66,11 @@ pub struct PendingTask {
     pub task_hash: String,
     pub requested_at_ms: u64,
     pub attempts: u32,
+    /// Cut off by a tab or app switch; to be offered again.
     pub interrupted: bool,
+    /// Offered again after an interruption (counts as resumed when it succeeds).
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 /// The ceremony in this tab.
@@ -106,6 +113,14 @@ pub struct State {
     pub audit_seq: u64,
     pub counters: FrictionCounters,
     pub dropped_messages: u32,
+    /// This page load's random id, set by the browser on every load (also after a reload or in
+    /// a duplicated tab, which copies sessionStorage): audit ids are
+    /// `<session>.<instance>.<seq>`, unique across sibling tabs.
+    #[serde(default)]
+    pub instance_id: String,
+    /// When this tab last told its siblings about activity (throttled).
+    #[serde(default)]
+    pub last_activity_broadcast_ms: u64,
 }
 
 /// Something that happened.
@@ -113,7 +128,8 @@ pub struct State {
 #[serde(
     rename_all = "kebab-case",
     tag = "type",
-    rename_all_fields = "camelCase"
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
 )]
 pub enum Event {
     Activity,
@@ -165,7 +181,16 @@ pub enum Event {
         here: bool,
     },
     Lock,
+    /// Another tab locked. A manual lock applies here too; an idle or absolute lock only
+    /// makes this tab check its own timers (its clinician may be active here).
+    LockElsewhere {
+        reason: LockReason,
+    },
     Unlock {
+        strong_auth_at_ms: u64,
+    },
+    /// Another tab unlocked with a passkey (audited there).
+    UnlockElsewhere {
         strong_auth_at_ms: u64,
     },
     /// Another clinician takes the shared device.
@@ -236,6 +261,8 @@ impl State {
             audit_seq: 0,
             counters: FrictionCounters::default(),
             dropped_messages: 0,
+            instance_id: String::new(),
+            last_activity_broadcast_ms: 0,
         }
     }
 
@@ -273,8 +300,10 @@ impl State {
         })
     }
 
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Internal {
+            message: e.to_string(),
+        })
     }
 
     /// What the evaluator needs.
@@ -305,10 +334,22 @@ impl State {
             && c.dev == self.device.id
     }
 
+    fn next_audit_id(&mut self) -> String {
+        self.audit_seq = self.audit_seq.saturating_add(1);
+        if self.instance_id.is_empty() {
+            format!("{}.{}", self.session_id, self.audit_seq)
+        } else {
+            format!(
+                "{}.{}.{}",
+                self.session_id, self.instance_id, self.audit_seq
+            )
+        }
+    }
+
     fn audit(&mut self, now_ms: u64, kind: AuditKind, outcome: &str) -> AuditEvent {
-        self.audit_seq += 1;
+        let id = self.next_audit_id();
         AuditEvent::new(
-            format!("{}.{}", self.session_id, self.audit_seq),
+            id,
             now_ms,
             kind,
             self.user_id(),
@@ -330,11 +371,19 @@ impl State {
 /// Apply one event. Pure and total: never fails, never panics.
 pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
     let mut fx: Vec<Effect> = Vec::new();
+    let event_is_cancel = matches!(event, Event::CeremonyCancelled { .. });
     apply_timers(&mut s, now_ms, &mut fx);
     match event {
         Event::Activity => {
             if s.is_active() {
                 s.last_activity_ms = s.last_activity_ms.max(now_ms);
+                // Siblings must know, or a background tab would idle-lock the session the
+                // clinician is using. Throttled: timers are minutes, a message per 30 s is plenty.
+                if now_ms.saturating_sub(s.last_activity_broadcast_ms) >= ACTIVITY_BROADCAST_MS {
+                    s.last_activity_broadcast_ms = now_ms;
+                    let msg = s.message(ChannelKind::Activity { at_ms: now_ms });
+                    fx.push(Effect::Broadcast { message: msg });
+                }
             }
         }
         Event::ActivityElsewhere { at_ms } => {
@@ -346,7 +395,8 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
             s.visible = false;
             if let Ceremony::Running { hidden_during, .. } = &mut s.ceremony {
                 if !*hidden_during {
-                    s.counters.app_switches_during_prompt += 1;
+                    s.counters.app_switches_during_prompt =
+                        s.counters.app_switches_during_prompt.saturating_add(1);
                 }
                 *hidden_during = true;
             }
@@ -391,19 +441,21 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
         Event::Tick => {}
         Event::Decided { task, decision } => {
             if s.user.is_some() {
-                s.counters.decisions += 1;
+                s.counters.decisions = s.counters.decisions.saturating_add(1);
                 match decision.effect {
                     DecisionEffect::Allow => {
-                        s.counters.allowed_without_prompt += 1;
+                        s.counters.allowed_without_prompt =
+                            s.counters.allowed_without_prompt.saturating_add(1);
                         if decision.grant_id.is_some() {
-                            s.counters.grants_reused += 1;
+                            s.counters.grants_reused = s.counters.grants_reused.saturating_add(1);
                         }
                     }
-                    DecisionEffect::BreakGlass => s.counters.break_glass += 1,
+                    DecisionEffect::BreakGlass => {
+                        s.counters.break_glass = s.counters.break_glass.saturating_add(1);
+                    }
                     _ => {}
                 }
-                s.audit_seq += 1;
-                let id = format!("{}.{}", s.session_id, s.audit_seq);
+                let id = s.next_audit_id();
                 let ev = AuditEvent::for_decision(id, now_ms, &s.session_id, &task, &decision);
                 fx.push(Effect::Audit { event: ev });
                 if decision.effect == DecisionEffect::BreakGlass {
@@ -424,23 +476,24 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
                     .as_ref()
                     .filter(|p| p.task_hash == hash)
                     .map_or(0, |p| p.attempts);
-                let interrupted = s
+                let resumed = s
                     .pending
                     .as_ref()
-                    .is_some_and(|p| p.task_hash == hash && p.interrupted);
+                    .is_some_and(|p| p.task_hash == hash && (p.interrupted || p.resumed));
                 s.pending = Some(PendingTask {
                     task: task.clone(),
                     task_hash: hash.clone(),
                     requested_at_ms: now_ms,
                     attempts: attempts.saturating_add(1),
-                    interrupted,
+                    interrupted: false,
+                    resumed,
                 });
                 s.ceremony = Ceremony::Running {
                     task_hash: hash,
                     started_at_ms: now_ms,
                     hidden_during: !s.visible,
                 };
-                s.counters.prompts += 1;
+                s.counters.prompts = s.counters.prompts.saturating_add(1);
                 let mut ev = s.audit(now_ms, AuditKind::CeremonyStarted, "prompt");
                 ev.task = Some(TaskRef::of(&task));
                 fx.push(Effect::Audit { event: ev });
@@ -449,14 +502,17 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
         }
         Event::CeremonySucceeded { token, claims } => {
             let started = ceremony_started(&s);
-            let was_interrupted = s.pending.as_ref().is_some_and(|p| p.interrupted);
+            let was_interrupted = s
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.interrupted || p.resumed);
             let task = s.pending.take().map(|p| p.task);
             s.ceremony = Ceremony::Idle;
             if s.binds(&claims) && claims.exp.saturating_mul(1000) > now_ms {
-                s.counters.approvals += 1;
+                s.counters.approvals = s.counters.approvals.saturating_add(1);
                 s.counters.current_failure_streak = 0;
                 if was_interrupted {
-                    s.counters.resumed += 1;
+                    s.counters.resumed = s.counters.resumed.saturating_add(1);
                 }
                 s.last_strong_auth_ms = Some(claims.auth_time.saturating_mul(1000));
                 s.last_activity_ms = s.last_activity_ms.max(now_ms);
@@ -471,7 +527,7 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
                 hold(&mut s, token, claims);
                 fx.push(Effect::Broadcast { message: msg });
             } else {
-                s.counters.failures += 1;
+                s.counters.failures = s.counters.failures.saturating_add(1);
                 bump_streak(&mut s);
                 let mut ev = s.audit(now_ms, AuditKind::GrantDropped, "WARDGATE_GRANT_MISMATCH");
                 ev.task = task.as_ref().map(TaskRef::of);
@@ -484,12 +540,12 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
             let started = ceremony_started(&s);
             let task = s.pending.take().map(|p| p.task);
             s.ceremony = Ceremony::Idle;
-            let cancelled = code == "cancelled" || code.ends_with("NOT_ALLOWED");
+            let cancelled = event_is_cancel;
             let kind = if cancelled {
-                s.counters.cancels += 1;
+                s.counters.cancels = s.counters.cancels.saturating_add(1);
                 AuditKind::CeremonyCancelled
             } else {
-                s.counters.failures += 1;
+                s.counters.failures = s.counters.failures.saturating_add(1);
                 AuditKind::CeremonyFailed
             };
             bump_streak(&mut s);
@@ -503,7 +559,7 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
             s.ceremony = Ceremony::Idle;
             if let Some(p) = s.pending.as_mut() {
                 p.interrupted = true;
-                s.counters.interrupted += 1;
+                s.counters.interrupted = s.counters.interrupted.saturating_add(1);
                 let task = TaskRef::of(&p.task);
                 let mut ev = s.audit(now_ms, AuditKind::CeremonyInterrupted, &code);
                 ev.task = Some(task);
@@ -544,10 +600,12 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
         Event::GrantRevoked { jti, here } => {
             let before = s.grants.len();
             s.grants.retain(|g| g.claims.jti != jti);
-            if s.grants.len() != before || here {
+            if here {
                 let mut ev = s.audit(now_ms, AuditKind::GrantRevoked, "ok");
                 ev.grant_id = Some(jti.clone());
                 fx.push(Effect::Audit { event: ev });
+            }
+            if s.grants.len() != before || here {
                 fx.push(Effect::Persist);
             }
             if here {
@@ -556,7 +614,10 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
             }
         }
         Event::GrantSpent { jti, here } => {
-            if !s.spent_grants.contains(&jti) && s.spent_grants.len() < limits::LIST_ITEMS {
+            if !s.spent_grants.contains(&jti) {
+                if s.spent_grants.len() >= limits::LIST_ITEMS {
+                    s.spent_grants.remove(0);
+                }
                 s.spent_grants.push(jti.clone());
             }
             s.grants.retain(|g| !(g.claims.once && g.claims.jti == jti));
@@ -572,6 +633,24 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
         Event::Lock => {
             if s.is_active() {
                 lock(&mut s, LockReason::Manual, now_ms, &mut fx, true);
+            }
+        }
+        Event::LockElsewhere { reason } => {
+            if s.is_active() && reason == LockReason::Manual {
+                lock(&mut s, LockReason::Manual, now_ms, &mut fx, false);
+            }
+        }
+        Event::UnlockElsewhere { strong_auth_at_ms } => {
+            if matches!(s.status, Status::Locked { .. }) && s.user.is_some() {
+                s.status = Status::Active;
+                s.last_activity_ms = now_ms;
+                s.last_strong_auth_ms = Some(strong_auth_at_ms.min(now_ms));
+                if let Some(p) = &s.pending {
+                    fx.push(Effect::Prompt {
+                        task: p.task.clone(),
+                    });
+                }
+                fx.push(Effect::Persist);
             }
         }
         Event::Unlock { strong_auth_at_ms } => {
@@ -625,8 +704,10 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
         Event::Logout { here } => {
             if s.status != Status::LoggedOut {
                 fx.insert(0, Effect::Wipe);
-                let ev = s.audit(now_ms, AuditKind::Logout, "ok");
-                fx.push(Effect::Audit { event: ev });
+                if here {
+                    let ev = s.audit(now_ms, AuditKind::Logout, "ok");
+                    fx.push(Effect::Audit { event: ev });
+                }
                 s.status = Status::LoggedOut;
                 s.user = None;
                 s.grants.clear();
@@ -680,11 +761,12 @@ fn handoff(
     s.counters.handoffs = old.counters.handoffs.saturating_add(1);
     // Carry the audit sequence over, so ids stay unique even if a session id came back.
     s.audit_seq = old.audit_seq;
-    let mut ev = s.audit(now_ms, AuditKind::Handoff, "ok");
-    ev.previous_user_id = previous;
-    ev.reason = Some(format!("handoff from session `{}`", old.session_id));
-    fx.push(Effect::Audit { event: ev });
+    s.instance_id = old.instance_id.clone();
     if here {
+        let mut ev = s.audit(now_ms, AuditKind::Handoff, "ok");
+        ev.previous_user_id = previous;
+        ev.reason = Some(format!("handoff from session `{}`", old.session_id));
+        fx.push(Effect::Audit { event: ev });
         fx.push(Effect::Broadcast {
             message: ChannelMessage {
                 v: 1,
@@ -739,8 +821,13 @@ fn lock(s: &mut State, reason: LockReason, now_ms: u64, fx: &mut Vec<Effect>, br
         since_ms: now_ms,
     };
     s.ceremony = Ceremony::Idle;
-    s.counters.locks += 1;
+    s.counters.locks = s.counters.locks.saturating_add(1);
     fx.push(Effect::Lock { reason });
+    if !broadcast {
+        // Locked because another tab did: that tab audited and announced it.
+        fx.push(Effect::Persist);
+        return;
+    }
     let mut ev = s.audit(now_ms, AuditKind::Lock, "ok");
     ev.reason = Some(
         match reason {
@@ -751,10 +838,8 @@ fn lock(s: &mut State, reason: LockReason, now_ms: u64, fx: &mut Vec<Effect>, br
         .to_string(),
     );
     fx.push(Effect::Audit { event: ev });
-    if broadcast {
-        let msg = s.message(ChannelKind::Lock { reason });
-        fx.push(Effect::Broadcast { message: msg });
-    }
+    let msg = s.message(ChannelKind::Lock { reason });
+    fx.push(Effect::Broadcast { message: msg });
     fx.push(Effect::Persist);
 }
 
@@ -797,8 +882,8 @@ pub fn event_from_channel(
         },
         ChannelKind::Revoke { jti } => Event::GrantRevoked { jti, here: false },
         ChannelKind::Spent { jti } => Event::GrantSpent { jti, here: false },
-        ChannelKind::Lock { .. } => Event::Lock,
-        ChannelKind::Unlock { at_ms } => Event::Unlock {
+        ChannelKind::Lock { reason } => Event::LockElsewhere { reason },
+        ChannelKind::Unlock { at_ms } => Event::UnlockElsewhere {
             strong_auth_at_ms: at_ms,
         },
         ChannelKind::Handoff {
