@@ -149,6 +149,19 @@ impl Policy {
         } else if !step.is_empty() {
             let requirement = merge(&step);
             let mut d = from_rules(Effect::StepUp, &step, "a passkey step-up is required");
+            // Say why in the words of the strictest rule (EPCS over ordinary prescribing).
+            if let Some(r) = step
+                .iter()
+                .filter(|r| r.reason.is_some())
+                .min_by_key(|r| {
+                    r.step_up
+                        .as_ref()
+                        .map(|su| (su.scope, su.max_auth_age_seconds))
+                })
+                .and_then(|r| r.reason.clone())
+            {
+                d.reason = r;
+            }
             let hash = task.hash();
             if let Some(g) = session
                 .grants
