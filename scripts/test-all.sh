@@ -7,6 +7,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
 
+# Keep a copy of everything printed, to add up the tests at the end.
+log="$(mktemp)"
+exec > >(tee "$log") 2>&1
+
 step() { printf '\n==== %s\n' "$*"; }
 
 step "cargo fmt --check"
@@ -41,4 +45,10 @@ WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
 # Chromium leaves profile folders behind (~5 MB a launch).
 rm -rf /tmp/org.chromium.Chromium.* 2>/dev/null || true
 
-step "all tests passed"
+step "summary"
+# cargo's and node's own counts, added up into one plain closing line.
+passed=$(awk '/^test result:/ {for (i=1;i<=NF;i++) if ($i ~ /^passed;?$/) s+=$(i-1)} /^# pass / {s+=$3} END {print s+0}' "$log")
+failed=$(awk '/^test result:/ {for (i=1;i<=NF;i++) if ($i ~ /^failed;?$/) s+=$(i-1)} /^# fail / {s+=$3} END {print s+0}' "$log")
+rm -f "$log"
+echo "wardgate: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
