@@ -85,6 +85,11 @@ impl GrantClaims {
         session: &crate::policy::SessionFacts,
         now_ms: u64,
     ) -> bool {
+        // Claims that break their own invariants (possible when they come from stored state
+        // rather than `decode`) cover nothing.
+        if self.exp <= self.iat || self.auth_time > self.iat {
+            return false;
+        }
         let exp_ms = self.exp.saturating_mul(1000);
         let iat_ms = self.iat.saturating_mul(1000);
         let auth_ms = self.auth_time.saturating_mul(1000);
@@ -155,9 +160,17 @@ pub struct Issue<'a> {
 impl GrantClaims {
     /// The claims of a grant for `task` under `requirement` (scope, lifetime, single use).
     /// Pure: the server signs the result with `server::GrantKeys::mint`.
+    ///
+    /// An `action-patient` requirement for a task without a patient yields a `task` grant (the
+    /// narrower scope: an action-patient grant without a patient would cover nothing and could
+    /// not be minted).
     pub fn for_step_up(task: &TaskContext, requirement: &StepUp, issue: Issue<'_>) -> GrantClaims {
         let now_s = issue.now_ms / 1000;
-        let scp = match requirement.scope {
+        let kind = match requirement.scope {
+            ScopeKind::ActionPatient if task.patient_id().is_none() => ScopeKind::Task,
+            kind => kind,
+        };
+        let scp = match kind {
             ScopeKind::Task => GrantScope {
                 kind: ScopeKind::Task,
                 actions: vec![task.action.clone()],

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::GrantClaims;
 use super::token::{ALG, check_binding, check_claims, encode_part, split};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, limits};
 
 /// The server's grant key.
 #[derive(Debug)]
@@ -62,7 +62,15 @@ impl GrantKeys {
         })?);
         let input = format!("{h}.{p}");
         let sig = self.signing.sign(input.as_bytes());
-        Ok(format!("{input}.{}", encode_part(&sig.to_bytes())))
+        let token = format!("{input}.{}", encode_part(&sig.to_bytes()));
+        // Never mint what `verify` would refuse.
+        if token.len() > limits::GRANT_BYTES {
+            return Err(Error::InputTooLarge {
+                what: "grant token",
+                limit: limits::GRANT_BYTES,
+            });
+        }
+        Ok(token)
     }
 
     /// Verify a grant: algorithm (before any key use), key id, signature, then time.
@@ -71,12 +79,7 @@ impl GrantKeys {
         if parts.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(Error::GrantSignature);
         }
-        let sig_bytes: [u8; 64] = parts
-            .signature
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::GrantSignature)?;
-        let sig = Signature::from_bytes(&sig_bytes);
+        let sig = Signature::from_bytes(&parts.signature);
         self.verifying
             .verify_strict(parts.signing_input.as_bytes(), &sig)
             .map_err(|_| Error::GrantSignature)?;
