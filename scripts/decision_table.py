@@ -123,6 +123,9 @@ row('offline: VIP chart cannot step up offline', ctx('rn-ade', NURSE, 'patient-v
 # --- break-glass
 row('break-glass: nurse opens a VIP chart in a code blue', ctx('rn-ade', NURSE, 'patient-view', 'p-7', ['vip'], emergency='code blue, bed 4'), sess(NURSE), {'effect': 'break-glass', 'ruleIds': ['break-glass-clinicians'], 'reviewRequired': True})
 row('break-glass works offline', ctx('dr-okafor', DR, 'order-sign', 'p-3', offline=True, emergency='cardiac arrest, network down'), sess(DR), {'effect': 'break-glass', 'ruleIds': ['break-glass-clinicians'], 'reviewRequired': True})
+row('break-glass never overrides EPCS', ctx('dr-okafor', DR, 'medication-prescribe', 'p-13', ['controlled-substance'], targets=RX, emergency='code blue'), sess(DR), DENY('epcs-no-break-glass'))
+row('role change alone permits nothing under default deny', ctx('x-1', ['porter', 'nurse'], 'bed-transfer', 'p-1'), sess(['porter']), DENY('$default'))
+row('role change strengthens an allowed task', ctx('rn-ade', ['nurse', 'charge-nurse'], 'vitals-record', 'p-1'), sess(NURSE), STEP(['vitals', 'role-changed'], scope='session', maxAuthAgeSeconds=300))
 row('break-glass does not override a deny', ctx('rn-ade', NURSE, 'medication-prescribe', 'p-3', emergency='code blue'), sess(NURSE), DENY('orders-prescribers-only'))
 row('students have no break-glass', ctx('st-kim', ST, 'patient-view', 'p-7', ['vip'], emergency='code blue'), sess(ST), DENY('chart-view-sensitive-students'))
 
@@ -131,7 +134,7 @@ row('locked session: everything is denied', ctx('rn-ade', NURSE, 'patient-view',
 row('idle past the shared-tablet limit (5 min)', ctx('rn-ade', NURSE, 'patient-view', 'p-1'), sess(NURSE, idle_ago=6 * MIN), DENY('$session-idle'))
 row('idle 6 min is fine on a personal workstation (1 h)', ctx('rn-ade', NURSE, 'patient-view', 'p-1', device='ws-3', shared=False), sess(NURSE, idle_ago=6 * MIN), ALLOW('chart-view'))
 row('past the shared-tablet absolute limit (8 h since strong auth)', ctx('rn-ade', NURSE, 'patient-view', 'p-1'), sess(NURSE, auth_ago=9 * 60 * MIN, started_ago=9 * 60 * MIN), DENY('$session-expired'))
-row('role gained since sign-in: re-confirm for the session', ctx('dr-lee', ['resident', 'physician'], 'patient-view', 'p-1'), sess(RES), STEP(['role-changed'], scope='session'))
+row('role gained since sign-in: re-confirm for the session', ctx('dr-lee', ['resident', 'physician'], 'patient-view', 'p-1'), sess(RES), STEP(['chart-view', 'role-changed'], scope='session'))
 row('unknown custom action under default deny', ctx('rn-ade', NURSE, 'bed-transfer', 'p-1'), sess(NURSE), DENY('$default'))
 row('unknown role under default deny', ctx('x-1', ['porter'], 'patient-view', 'p-1'), sess(['porter']), DENY('$default'))
 

@@ -194,13 +194,13 @@ fn malformed_policies_name_their_path() {
         (
             "break-glass without emergency",
             with(|v| {
-                v["rules"][20]["when"]
+                v["rules"][21]["when"]
                     .as_object_mut()
                     .unwrap()
                     .remove("emergency");
             }),
             "WARDGATE_POLICY_INVALID",
-            "rules[20].when.emergency",
+            "rules[21].when.emergency",
         ),
         (
             "idle too short",

@@ -128,6 +128,7 @@ fn rule(id: usize, allow_glass: bool) -> impl Strategy<Value = Rule> {
                     },
                     effect,
                     step_up: (effect == RuleEffect::StepUp).then_some(su),
+                    strengthens_only: false,
                     reason: None,
                 }
             },

@@ -88,6 +88,11 @@ pub struct Rule {
     pub effect: RuleEffect,
     #[serde(default)]
     pub step_up: Option<StepUp>,
+    /// A step-up that never permits anything by itself: it only adds its requirement to a task
+    /// that other rules allow or step up (e.g. "re-confirm after a role change"), so matching
+    /// it can never turn a deny into an allow.
+    #[serde(default)]
+    pub strengthens_only: bool,
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -431,6 +436,12 @@ fn validate_rule(at: &str, rule: &Rule) -> Result<()> {
             ));
         }
         (_, None) => {}
+    }
+    if rule.strengthens_only && rule.effect != RuleEffect::StepUp {
+        return Err(invalid(
+            format!("{at}.strengthensOnly"),
+            "only a `step-up` rule can be `strengthensOnly`",
+        ));
     }
     if rule.effect == RuleEffect::BreakGlass && w.emergency != Some(true) {
         return Err(invalid(

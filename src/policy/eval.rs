@@ -124,18 +124,27 @@ impl Policy {
         let mut deny: Vec<&Rule> = Vec::new();
         let mut glass: Vec<&Rule> = Vec::new();
         let mut step: Vec<&Rule> = Vec::new();
+        let mut strengthen: Vec<&Rule> = Vec::new();
         let mut allow: Vec<&Rule> = Vec::new();
         for rule in &self.doc.rules {
             if matches(rule, task, role_changed) {
                 match rule.effect {
                     RuleEffect::Deny => deny.push(rule),
                     RuleEffect::BreakGlass => glass.push(rule),
+                    RuleEffect::StepUp if rule.strengthens_only => strengthen.push(rule),
                     RuleEffect::StepUp => step.push(rule),
                     RuleEffect::Allow => allow.push(rule),
                 }
             }
         }
 
+        // Strengthen-only step-ups join a decision that other rules permit; alone they are
+        // ignored (the default applies).
+        // When they turn an allow into a step-up, the allow rules are named too.
+        let strengthened_allow = step.is_empty() && !strengthen.is_empty() && !allow.is_empty();
+        if !strengthen.is_empty() && (!step.is_empty() || !allow.is_empty()) {
+            step.extend(strengthen);
+        }
         let decision = if !deny.is_empty() {
             from_rules(Effect::Deny, &deny, "denied by policy")
         } else if !glass.is_empty() && task.emergency.is_some() {
@@ -149,6 +158,11 @@ impl Policy {
         } else if !step.is_empty() {
             let requirement = merge(&step);
             let mut d = from_rules(Effect::StepUp, &step, "a passkey step-up is required");
+            if strengthened_allow {
+                let mut ids: Vec<String> = allow.iter().map(|r| r.id.clone()).collect();
+                ids.append(&mut d.rule_ids);
+                d.rule_ids = ids;
+            }
             // Say why in the words of the strictest rule (EPCS over ordinary prescribing).
             if let Some(r) = step
                 .iter()
