@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use wardgate::grant::{GrantClaims, GrantScope};
+use wardgate::grant::{GrantClaims, GrantScope, Issue};
 use wardgate::policy::{
     AllowedBy, AuthenticatorAttachment, Decision, DefaultEffect, DeviceCondition, Effect, Offline,
     Policy, PolicyDocument, Rule, RuleEffect, ScopeKind, SessionFacts, SessionPreset, Sessions,
@@ -163,8 +163,9 @@ fn rule(id: String, effects: &'static [usize]) -> impl Strategy<Value = Rule> {
         proptest::sample::select(effects),
         step_up(),
         proptest::option::weighted(0.5, "[a-z][a-z ]{0,19}"),
+        proptest::bool::weighted(0.3),
     )
-        .prop_map(move |(mut when, effect, su, reason)| {
+        .prop_map(move |(mut when, effect, su, reason, strengthens)| {
             let effect = EFFECTS[effect];
             if effect == RuleEffect::BreakGlass {
                 when.emergency = Some(true); // the validator insists
@@ -175,7 +176,7 @@ fn rule(id: String, effects: &'static [usize]) -> impl Strategy<Value = Rule> {
                 when,
                 effect,
                 step_up: (effect == RuleEffect::StepUp).then_some(su),
-                strengthens_only: false,
+                strengthens_only: strengthens && effect == RuleEffect::StepUp,
                 reason,
             }
         })
@@ -183,6 +184,7 @@ fn rule(id: String, effects: &'static [usize]) -> impl Strategy<Value = Rule> {
 
 const ALL_EFFECTS: &[usize] = &[0, 1, 2, 3];
 const NO_BREAK_GLASS: &[usize] = &[0, 1, 2];
+const STEP_HEAVY: &[usize] = &[0, 0, 1, 2, 2, 2, 2];
 
 fn rules(
     n: std::ops::RangeInclusive<usize>,
@@ -289,6 +291,29 @@ fn policy_doc(
         .prop_map(|(rules, default, sessions, offline)| document(rules, default, sessions, offline))
 }
 
+/// Mostly step-up rules, and often a step-up that matches every task (random requirement), so
+/// that step-ups, their merging and grant coverage are exercised often.
+fn step_heavy_doc() -> impl Strategy<Value = PolicyDocument> {
+    (
+        policy_doc(0..=6, STEP_HEAVY),
+        proptest::option::weighted(0.7, (step_up(), any::<bool>())),
+    )
+        .prop_map(|(mut doc, catch_all)| {
+            if let Some((su, strengthens_only)) = catch_all {
+                doc.rules.push(Rule {
+                    id: "r-every-task".into(),
+                    description: None,
+                    when: When::default(),
+                    effect: RuleEffect::StepUp,
+                    step_up: Some(su),
+                    strengthens_only,
+                    reason: None,
+                });
+            }
+            doc
+        })
+}
+
 fn build(doc: PolicyDocument) -> Policy {
     match Policy::new(doc.clone()) {
         Ok(p) => p,
@@ -348,6 +373,15 @@ fn context() -> impl Strategy<Value = TaskContext> {
 
 /// Offsets (ms) before `NOW`, around the interesting limits; negative is in the future.
 fn ago() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        // Mostly a session in good standing and fresh grants,
+        2 => proptest::sample::select(&[0i64, 1_000, 10_000, 30_000][..]),
+        // and every limit, exactly and on either side.
+        3 => any_ago(),
+    ]
+}
+
+fn any_ago() -> impl Strategy<Value = i64> {
     proptest::sample::select(
         &[
             -60_000i64,
@@ -454,8 +488,12 @@ fn grant(ctx: &TaskContext) -> impl Strategy<Value = GrantClaims> + use<> {
 fn session(ctx: &TaskContext, with_grants: bool) -> impl Strategy<Value = SessionFacts> + use<> {
     let roles = ctx.user.roles.clone();
     let grants = if with_grants {
-        proptest::collection::vec(grant(ctx), 0..5)
-            .prop_map(|mut gs| {
+        (proptest::collection::vec(grant(ctx), 0..5), any::<bool>())
+            .prop_map(|(mut gs, twin)| {
+                // Often the same grant twice, so that several grants cover the task.
+                if let Some(first) = gs.first().filter(|_| twin).cloned() {
+                    gs.push(first);
+                }
                 // Unique ids, so that which covering grant is named can be checked.
                 for (i, g) in gs.iter_mut().enumerate() {
                     g.jti = format!("g-{i}");
@@ -614,15 +652,29 @@ fn model(doc: &PolicyDocument, ctx: &TaskContext, session: &SessionFacts, now: u
         matching(RuleEffect::StepUp),
         matching(RuleEffect::Allow),
     );
+    // Strengthen-only step-ups never permit by themselves: they join the step-up rules, or turn
+    // an allow into a step-up (naming the allow rules first); alone they are ignored.
+    let (strengthen, step): (Vec<&Rule>, Vec<&Rule>) =
+        step.into_iter().partition(|r| r.strengthens_only);
+    let joined: Vec<&Rule> = if step.is_empty() && allow.is_empty() {
+        Vec::new()
+    } else {
+        step.iter().chain(&strengthen).copied().collect()
+    };
     let mut e = if !deny.is_empty() {
         plain(Effect::Deny, ids(&deny))
     } else if !glass.is_empty() {
         let mut e = plain(Effect::BreakGlass, ids(&glass));
         e.review_required = true;
         e
-    } else if !step.is_empty() {
-        let reqs: Vec<&StepUp> = step.iter().map(|r| r.step_up.as_ref().unwrap()).collect();
-        let mut e = plain(Effect::StepUp, ids(&step));
+    } else if !joined.is_empty() {
+        let reqs: Vec<&StepUp> = joined.iter().map(|r| r.step_up.as_ref().unwrap()).collect();
+        let named: Vec<&Rule> = if step.is_empty() {
+            allow.iter().chain(&strengthen).copied().collect()
+        } else {
+            joined.clone()
+        };
+        let mut e = plain(Effect::StepUp, ids(&named));
         e.requirement = Some(StepUp {
             user_verification: UserVerification::Required,
             max_auth_age_seconds: reqs.iter().map(|s| s.max_auth_age_seconds).min().unwrap(),
@@ -726,7 +778,7 @@ proptest! {
     /// Offline, the same holds of the requirement carried by `needs-connection`.
     #[test]
     fn adding_a_rule_never_weakens_a_step_up(
-        doc in policy_doc(1..=10, NO_BREAK_GLASS),
+        doc in step_heavy_doc(),
         extra in rule("r-extra".into(), NO_BREAK_GLASS),
         ctx in context(),
     ) {
@@ -748,7 +800,8 @@ proptest! {
     }
 
     /// (3) Under default deny, an action that no rule names is never allowed (nor stepped up,
-    /// nor overridden): when every non-deny rule lists its actions, only a deny can come out.
+    /// nor overridden): when every rule that can permit lists its actions, only a deny comes
+    /// out.
     #[test]
     fn an_action_no_rule_names_is_denied_under_default_deny(
         doc in policy_doc(0..=12, ALL_EFFECTS),
@@ -757,7 +810,10 @@ proptest! {
     ) {
         let mut doc = doc;
         doc.default = Some(DefaultEffect::Deny);
-        doc.rules.retain(|r| r.effect == RuleEffect::Deny || r.when.actions.is_some());
+        // (A strengthen-only step-up permits nothing, so it may match any action.)
+        doc.rules.retain(|r| {
+            r.effect == RuleEffect::Deny || r.strengthens_only || r.when.actions.is_some()
+        });
         if let Some(o) = doc.offline.as_mut() {
             o.actions.push(UNNAMED_ACTION.into()); // even if it may go ahead offline
         }
@@ -880,7 +936,7 @@ proptest! {
     /// the merged requirement (`GrantClaims::covers`), and then names that grant.
     #[test]
     fn a_step_up_is_allowed_exactly_when_a_grant_covers_it(
-        doc in policy_doc(1..=12, NO_BREAK_GLASS),
+        doc in step_heavy_doc(),
         (mut ctx, session) in context_and_session(true),
     ) {
         ctx.connectivity = Connectivity::Online;
@@ -964,6 +1020,45 @@ proptest! {
             }
             other => prop_assert!(false, "EPCS got {:?}: {:?}", other, d),
         }
+    }
+
+    /// The shipped ward policy: a grant earned by a step-up carries the same task for as long
+    /// as it lives (the design's promise across tab switches, reloads and sibling tabs). A
+    /// requirement whose `maxAuthAgeSeconds` is shorter than its `grantLifetimeSeconds` breaks
+    /// it: the grant stops covering long before it expires and the clinician is prompted again.
+    #[test]
+    #[ignore = "fails on the shipped clinical-default.json: `role-changed` asks for \
+                maxAuthAgeSeconds 300 but grants 3600 s, so its grant covers for 5 minutes only"]
+    fn shipped_policy_an_earned_grant_lasts_its_lifetime(
+        (mut ctx, session) in context_and_session(false),
+        fraction in 0.0f64..1.0,
+    ) {
+        ctx.connectivity = Connectivity::Online;
+        let p = shipped();
+        let mut facts = quiet(&ctx);
+        facts.roles_at_start = session.roles_at_start; // sometimes a role change
+        let d = p.evaluate(&ctx, &facts, NOW);
+        if d.effect != Effect::StepUp {
+            return Ok(());
+        }
+        let req = d.requirement.clone().unwrap();
+        let claims = GrantClaims::for_step_up(&ctx, &req, Issue {
+            issuer: "https://ward.example",
+            session_id: "s-1",
+            auth_time_ms: NOW,
+            now_ms: NOW,
+            jti: "g-earned".into(),
+            attachment: req.authenticator,
+        });
+        // Any moment before the grant expires, the clinician active all along.
+        let life_ms = u64::from(req.grant_lifetime_seconds) * S;
+        let later = NOW + ((life_ms - 1) as f64 * fraction) as u64;
+        facts.last_strong_auth_ms = Some(NOW);
+        facts.last_activity_ms = Some(later.saturating_sub(S).max(NOW));
+        facts.grants = vec![claims];
+        let again = p.evaluate(&ctx, &facts, later);
+        prop_assert_eq!(again.effect, Effect::Allow, "{} s after {:?}:\n{:?}", (later - NOW) / S, d, again);
+        prop_assert_eq!(again.grant_id.as_deref(), Some("g-earned"));
     }
 }
 
