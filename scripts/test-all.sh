@@ -20,6 +20,8 @@ step "clippy (native, all targets, server feature)"
 cargo clippy --all-targets --features server -- -D warnings
 step "clippy (wasm32)"
 cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+step "clippy (reference server)"
+cargo clippy -p wardgate-server --all-targets -- -D warnings
 
 step "core purity: no web-sys, js-sys or wasm-bindgen in the core"
 if grep -rnE "web_sys|js_sys|wasm_bindgen" src/policy src/task src/grant src/session src/audit; then
@@ -29,6 +31,9 @@ fi
 step "native tests (cargo test --features server)"
 cargo test --features server
 
+step "reference server tests (cargo test -p wardgate-server)"
+cargo test -p wardgate-server
+
 step "npm package build (pkg/) and .d.ts type-check"
 bash pkg-config/build.sh
 
@@ -37,11 +42,12 @@ node --test tests/js/
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 wasm_tests=(--test decision_table --test task_vectors --test policy_parse)
+browser_tests=(--test browser_ceremony --test browser_continuity --test browser_transport)
 step "wasm-bindgen-test in node"
 cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}"
 step "wasm-bindgen-test in headless Chromium"
 WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
-  cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}"
+  cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}" "${browser_tests[@]}"
 # Chromium leaves profile folders behind (~5 MB a launch).
 rm -rf /tmp/org.chromium.Chromium.* 2>/dev/null || true
 

@@ -14,6 +14,8 @@ pub mod session;
 pub mod task;
 
 #[cfg(target_arch = "wasm32")]
+pub mod browser;
+#[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
 pub use error::{Error, Result};

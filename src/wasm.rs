@@ -13,7 +13,40 @@ use crate::task::{self, TaskContext};
 #[wasm_bindgen(module = "/pkg-config/js/errors.js")]
 extern "C" {
     #[wasm_bindgen(js_name = makeWardgateError)]
-    fn make_wardgate_error(code: &str, message: &str, path: Option<String>) -> JsValue;
+    fn make_wardgate_error(
+        code: &str,
+        message: &str,
+        path: Option<String>,
+        cause: &JsValue,
+        status: Option<u16>,
+        server_code: Option<String>,
+    ) -> JsValue;
+}
+
+/// A `WardgateError` (see `pkg-config/js/errors.js`); `cause` may be `undefined`.
+pub(crate) fn wardgate_error(
+    code: &str,
+    message: &str,
+    path: Option<String>,
+    cause: &JsValue,
+) -> JsValue {
+    make_wardgate_error(code, message, path, cause, None, None)
+}
+
+/// A `WARDGATE_SERVER` error carrying the HTTP status and the server's own code.
+pub(crate) fn wardgate_server_error(
+    message: &str,
+    status: u16,
+    server_code: Option<String>,
+) -> JsValue {
+    make_wardgate_error(
+        "WARDGATE_SERVER",
+        message,
+        None,
+        &JsValue::UNDEFINED,
+        Some(status),
+        server_code,
+    )
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -21,22 +54,23 @@ const TS_TYPES: &'static str = include_str!("../pkg-config/types.d.ts");
 
 /// Turn a core error into a thrown `WardgateError`.
 fn to_js(err: &Error) -> JsValue {
-    make_wardgate_error(err.code(), &err.to_string(), err.path().map(str::to_string))
+    wardgate_error(
+        err.code(),
+        &err.to_string(),
+        err.path().map(str::to_string),
+        &JsValue::UNDEFINED,
+    )
 }
 
 fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| {
-            to_js(&Error::Internal {
-                message: e.to_string(),
-            })
-        })
+    // Through JSON text: plain objects and arrays (what `Serializer::json_compatible()` gave),
+    // with one serializer for the whole module instead of two.
+    crate::browser::js::to_js(value).map_err(crate::browser::BrowserError::into_js)
 }
 
 /// A JS value as JSON text. The core's own `from_json` then applies size limits, rejects
-/// unknown fields and names paths (serde-wasm-bindgen reads only declared fields, so a typo
-/// would pass silently).
+/// unknown fields and names paths (reading the JS object field by field would skip unknown
+/// ones, so a typo would pass silently).
 fn json_text(
     value: &JsValue,
     what: &str,
@@ -78,10 +112,11 @@ fn now_from(now_ms: f64) -> Result<u64, JsValue> {
         )]
         Ok(now_ms as u64)
     } else {
-        Err(make_wardgate_error(
+        Err(wardgate_error(
             "WARDGATE_CONTEXT_INVALID",
             &format!("nowMs `{now_ms}` is not a whole number of milliseconds since the epoch"),
             Some(String::from("nowMs")),
+            &JsValue::UNDEFINED,
         ))
     }
 }
@@ -170,5 +205,10 @@ pub fn check_challenge(
 /// Every error code this build can throw.
 #[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "WardgateErrorCode[]")]
 pub fn error_codes() -> Result<JsValue, JsValue> {
-    to_value(&Error::ALL_CODES)
+    let all: Vec<&str> = Error::ALL_CODES
+        .iter()
+        .chain(crate::browser::BrowserError::CODES)
+        .copied()
+        .collect();
+    to_value(&all)
 }
