@@ -1,0 +1,6 @@
+//! HTTP handlers.
+
+pub mod audit;
+pub mod auth;
+pub mod demo;
+pub mod stepup;
