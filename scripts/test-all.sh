@@ -48,6 +48,11 @@ cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}"
 step "wasm-bindgen-test in headless Chromium"
 WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
   cargo test --target wasm32-unknown-unknown "${wasm_tests[@]}" "${browser_tests[@]}"
+
+step "end-to-end: reference server + demo portal + passkeys in headless Chromium (tests/e2e)"
+cargo build -p wardgate-server
+node --test --test-concurrency=1 tests/e2e/
+
 # Chromium leaves profile folders behind (~5 MB a launch).
 rm -rf /tmp/org.chromium.Chromium.* 2>/dev/null || true
 

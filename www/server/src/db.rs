@@ -103,6 +103,13 @@ CREATE TABLE IF NOT EXISTS notes (
   created_ms INTEGER NOT NULL,
   grant_id TEXT
 );
+CREATE TABLE IF NOT EXISTS vitals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  patient_id TEXT NOT NULL REFERENCES patients(id),
+  author TEXT NOT NULL,
+  observation TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS prescriptions (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   patient_id TEXT NOT NULL REFERENCES patients(id),
@@ -641,6 +648,41 @@ impl Db {
                 }))
             })?;
             rows.collect()
+        })
+    }
+
+    /// Vital signs as recorded (a JSON object of the values given).
+    pub fn vitals(&self, patient_id: &str) -> ApiResult<Vec<Value>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, author, observation, created_ms FROM vitals WHERE patient_id = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map(params![patient_id], |r| {
+                let text: String = r.get(2)?;
+                Ok(serde_json::json!({
+                    "id": r.get::<_, i64>(0)?,
+                    "author": r.get::<_, String>(1)?,
+                    "values": serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+                    "createdAtMs": to_u64(r.get(3)?),
+                }))
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn insert_vitals(
+        &self,
+        patient_id: &str,
+        author: &str,
+        observation: &str,
+        now: u64,
+    ) -> ApiResult<i64> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO vitals (patient_id, author, observation, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![patient_id, author, observation, to_i64(now)],
+            )?;
+            Ok(c.last_insert_rowid())
         })
     }
 

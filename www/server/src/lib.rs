@@ -444,6 +444,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/patients", get(routes::demo::patients))
         .route("/api/patients/{id}", get(routes::demo::patient))
         .route("/api/patients/{id}/notes", post(routes::demo::note))
+        .route("/api/patients/{id}/vitals", post(routes::demo::vitals))
         .route("/api/orders/{id}/sign", post(routes::demo::sign_order))
         .route("/api/prescriptions", post(routes::demo::prescribe))
         .route("/api/break-glass", post(routes::demo::break_glass))

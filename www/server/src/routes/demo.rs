@@ -21,6 +21,31 @@ pub struct NoteBody {
     text: String,
 }
 
+/// Vital signs: each value as the nurse typed it (short text), at least one.
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VitalsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heart_rate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blood_pressure: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spo2: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    temperature: Option<String>,
+}
+
+impl VitalsBody {
+    fn values(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("heartRate", self.heart_rate.as_deref()),
+            ("bloodPressure", self.blood_pressure.as_deref()),
+            ("spo2", self.spo2.as_deref()),
+            ("temperature", self.temperature.as_deref()),
+        ]
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignBody {
@@ -76,7 +101,12 @@ fn short(s: &str) -> String {
 
 fn chart(state: &AppState, p: &PatientRow) -> ApiResult<Value> {
     let orders: Vec<Value> = state.db().orders(&p.id)?.iter().map(order_json).collect();
-    Ok(json!({ "patient": patient_json(p), "orders": orders, "notes": state.db().notes(&p.id)? }))
+    Ok(json!({
+        "patient": patient_json(p),
+        "orders": orders,
+        "notes": state.db().notes(&p.id)?,
+        "vitals": state.db().vitals(&p.id)?,
+    }))
 }
 
 /// `GET /api/policy`: the policy this server enforces (the browser evaluates the same one).
@@ -157,6 +187,58 @@ pub async fn note(
     Ok((
         StatusCode::CREATED,
         Json(json!({ "note": { "id": note_id, "patientId": p.id, "author": user.id, "text": body.text }, "decision": allowed.decision })),
+    )
+        .into_response())
+}
+
+/// `POST /api/patients/{id}/vitals`: `vitals-record` (low risk; a portal may queue it offline
+/// and send it on reconnect).
+pub async fn vitals(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<VitalsBody>,
+) -> ApiResult<Response> {
+    let id = path_id(id)?;
+    let mut any = false;
+    for (name, value) in body.values() {
+        let Some(v) = value else { continue };
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        if v.chars().count() > 32 || v.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(format!(
+                "`{name}` must be at most 32 characters without control characters"
+            ))
+            .with("path", json!(name)));
+        }
+        any = true;
+    }
+    if !any {
+        return Err(ApiError::bad_request("give at least one vital sign"));
+    }
+    let s = state.live_session(&headers)?;
+    let user = state.session_user(&s)?;
+    let p = patient_row(&state, &id)?;
+    let task = server_task(
+        &user,
+        &s,
+        TaskSpec {
+            action: "vitals-record",
+            patient: Some(&p),
+            ..TaskSpec::default()
+        },
+    )?;
+    let allowed = enforce(&state, &headers, &s, &task)?;
+    let observation = serde_json::to_string(&body)
+        .map_err(|e| ApiError::internal(format!("vitals: {e}")))?;
+    let vitals_id = state
+        .db()
+        .insert_vitals(&p.id, &user.id, &observation, state.now())?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "vitals": { "id": vitals_id, "patientId": p.id, "author": user.id, "values": body }, "decision": allowed.decision })),
     )
         .into_response())
 }
