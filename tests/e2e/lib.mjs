@@ -37,14 +37,15 @@ async function freePort() {
 }
 
 /** Start the reference server on a free port with its own data dir (or `dataDir`, to restart). */
-export async function startServer({ dataDir } = {}) {
-  const port = await freePort();
+export async function startServer({ dataDir, port: wanted, clockOffsetSeconds = 0 } = {}) {
+  const port = wanted || await freePort();
   const dir = dataDir || mkdtempSync(join(tmpdir(), 'wardgate-e2e-'));
   const url = `http://localhost:${port}`;
   const child = spawn(serverBinary(), [
     '--bind', `localhost:${port}`, '--origin', url, '--rp-id', 'localhost', '--data-dir', dir,
     '--policy', join(root, 'pkg-config/policies/clinical-default.json'),
     '--static-dir', join(root, 'www/portal'), '--pkg-dir', join(root, 'pkg'),
+    '--clock-offset-seconds', String(clockOffsetSeconds),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
@@ -124,6 +125,7 @@ export async function openPortal(context, srv, { platform = true, auth: from } =
 /** Register a passkey for `user` on this tab's authenticator. */
 export async function register(page, user) {
   await page.locator(tid('staff-' + user)).check({ force: true });
+  await page.evaluate(() => { document.querySelector('#signin-msg').textContent = ''; });
   await page.click(tid('register'));
   await page.waitForFunction(() => /registered/.test(document.querySelector('#signin-msg').textContent), null, { timeout: 15_000 });
 }
@@ -182,9 +184,12 @@ export async function newContext(browser) {
 export const prompts = (page) => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('e2e:get:')).length);
 
 /** A fresh context (cookies, storage) with one tab signed in as `user`. */
-export async function signedIn(browser, srv, { user = 'dr-okafor', device = 'shared', platform = true } = {}) {
+export async function signedIn(browser, srv, { user = 'dr-okafor', device = 'shared', platform = true, alsoRegister = [], clock = false } = {}) {
   const context = await newContext(browser);
+  // Playwright's fake clock (Date and timers of the page) lets idle limits pass in no time.
+  if (clock) await context.clock.install();
   const { page, auth } = await openPortal(context, srv, { platform });
+  for (const other of alsoRegister) await register(page, other);
   await register(page, user);
   await signIn(page, user, { device });
   return { context, page, auth };

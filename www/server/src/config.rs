@@ -20,6 +20,9 @@ pub struct Config {
     pub static_dir: PathBuf,
     /// The npm package, served at `/pkg/`.
     pub pkg_dir: PathBuf,
+    /// Seconds added to the wall clock (drills and end-to-end tests: let grants expire
+    /// without waiting). 0 in service.
+    pub clock_offset_seconds: u64,
 }
 
 impl Default for Config {
@@ -32,6 +35,7 @@ impl Default for Config {
             policy: PathBuf::from("pkg-config/policies/clinical-default.json"),
             static_dir: PathBuf::from("www/portal"),
             pkg_dir: PathBuf::from("pkg"),
+            clock_offset_seconds: 0,
         }
     }
 }
@@ -63,6 +67,8 @@ OPTIONS (flag, environment variable, default):
     --policy <FILE>        WARDGATE_POLICY      pkg-config/policies/clinical-default.json
     --static-dir <DIR>     WARDGATE_STATIC_DIR  www/portal   (served at /)
     --pkg-dir <DIR>        WARDGATE_PKG_DIR     pkg          (served at /pkg/)
+    --clock-offset-seconds <N>  WARDGATE_CLOCK_OFFSET_SECONDS  0  (drills and tests only:
+                           run the server N seconds in the future, e.g. to let grants expire)
     -h, --help             print this help
     -V, --version          print the version
 
@@ -71,6 +77,14 @@ WebAuthn needs a domain: open http://localhost:8080, not http://127.0.0.1:8080.
 ";
 
 /// Parse flags (without the program name) over environment variables over defaults.
+fn seconds(name: &str, value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s <= 10 * 365 * 24 * 3600)
+        .ok_or_else(|| format!("`{name}` must be a whole number of seconds up to ten years"))
+}
+
 pub fn parse(
     args: impl IntoIterator<Item = String>,
     env: impl Fn(&str) -> Option<String>,
@@ -98,6 +112,9 @@ pub fn parse(
     if let Some(v) = get("WARDGATE_PKG_DIR") {
         c.pkg_dir = PathBuf::from(v);
     }
+    if let Some(v) = get("WARDGATE_CLOCK_OFFSET_SECONDS") {
+        c.clock_offset_seconds = seconds("WARDGATE_CLOCK_OFFSET_SECONDS", &v)?;
+    }
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -107,8 +124,14 @@ pub fn parse(
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
-            "--bind" | "--rp-id" | "--origin" | "--data-dir" | "--policy" | "--static-dir"
-            | "--pkg-dir" => {
+            "--bind"
+            | "--rp-id"
+            | "--origin"
+            | "--data-dir"
+            | "--policy"
+            | "--static-dir"
+            | "--pkg-dir"
+            | "--clock-offset-seconds" => {
                 let value = match inline {
                     Some(v) => v,
                     None => it
@@ -125,6 +148,9 @@ pub fn parse(
                     "--data-dir" => c.data_dir = PathBuf::from(value),
                     "--policy" => c.policy = PathBuf::from(value),
                     "--static-dir" => c.static_dir = PathBuf::from(value),
+                    "--clock-offset-seconds" => {
+                        c.clock_offset_seconds = seconds(&flag, &value)?;
+                    }
                     _ => c.pkg_dir = PathBuf::from(value),
                 }
             }

@@ -308,6 +308,18 @@ pub fn enforce(
                 }
                 Err(step_up_required(task, &decision, codes::GRANT_SPENT))
             } else {
+                if let Some(c) = &presented {
+                    // A genuine grant of this session, spent on a task it does not cover.
+                    state.record(
+                        ServerEvent::for_session("grant-refused", s, codes::GRANT_MISMATCH)
+                            .task(task)
+                            .grant(c.jti.clone())
+                            .reason(
+                                "the grant does not cover this task (action, patient, scope, \
+                                 freshness or authenticator)",
+                            ),
+                    )?;
+                }
                 Err(step_up_required(task, &decision, codes::STEP_UP_REQUIRED))
             }
         }

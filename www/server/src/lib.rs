@@ -477,7 +477,18 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             );
         }
     }
-    let state = AppState::open(config, system_clock())?;
+    let offset_ms = config.clock_offset_seconds.saturating_mul(1000);
+    let clock: Clock = if offset_ms == 0 {
+        system_clock()
+    } else {
+        eprintln!(
+            "wardgate-server: warning: the clock runs {} s ahead (--clock-offset-seconds)",
+            config.clock_offset_seconds
+        );
+        let wall = system_clock();
+        Arc::new(move || wall().saturating_add(offset_ms))
+    };
+    let state = AppState::open(config, clock)?;
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
         .map_err(|e| StartError(format!("bind `{bind}`: {e}")))?;

@@ -231,8 +231,8 @@ pub async fn vitals(
         },
     )?;
     let allowed = enforce(&state, &headers, &s, &task)?;
-    let observation = serde_json::to_string(&body)
-        .map_err(|e| ApiError::internal(format!("vitals: {e}")))?;
+    let observation =
+        serde_json::to_string(&body).map_err(|e| ApiError::internal(format!("vitals: {e}")))?;
     let vitals_id = state
         .db()
         .insert_vitals(&p.id, &user.id, &observation, state.now())?;
