@@ -34,6 +34,10 @@ export declare class WardgateError extends Error {
   readonly code: WardgateErrorCode;
   /** The JSON path of the offending value, when there is one (e.g. \`rules[3].when.actions\`). */
   readonly path?: string;
+  /** \`WARDGATE_SERVER\`: the relying party's HTTP status. */
+  readonly status?: number;
+  /** \`WARDGATE_SERVER\`: the relying party's own error code. */
+  readonly serverCode?: string;
   constructor(code: WardgateErrorCode, message: string, path?: string, cause?: unknown);
 }
 TS

@@ -8,6 +8,7 @@ import init, {
   checkChallenge,
   errorCodes,
   WardgateError,
+  Gate,
 } from '../../pkg/index.js';
 import type {
   Decision,
@@ -16,6 +17,10 @@ import type {
   PolicySummary,
   WardgateErrorCode,
   Effect,
+  GateConfig,
+  Outcome,
+  GateMetrics,
+  UnlockOutcome,
 } from '../../pkg/index.js';
 
 export async function example(policyJson: string): Promise<Effect> {
@@ -44,4 +49,36 @@ export async function example(policyJson: string): Promise<Effect> {
   }
   void ids; void same; void hash; void codes;
   return decision.effect;
+}
+
+// The browser layer as a portal uses it (README "Integration").
+export async function portal(policy: string, task: TaskContext): Promise<string> {
+  await init();
+  const config: GateConfig = {
+    policy,
+    session: { sessionId: 's-1', user: { id: 'dr-okafor', roles: ['physician'] }, startedAtMs: Date.now(),
+      device: { id: 'tablet-4b-1', shared: true, managed: true } },
+  };
+  const gate: Gate = await Gate.create(config);
+  gate.addEventListener('grant', (e) => { const jti: string = e.detail.claims.jti; void jti; });
+  gate.addEventListener('lock', (e) => { void e.detail; });
+  const outcome: Outcome = await gate.begin(task);
+  let said: string;
+  switch (outcome.kind) {
+    case 'allowed': said = outcome.by; break;
+    case 'stepped-up': said = outcome.claims.jti; break;
+    case 'denied': said = outcome.ruleIds.join(','); break;
+    case 'cancelled': said = outcome.code; break;
+    case 'needs-connection': said = outcome.reason; break;
+    case 'break-glass': said = String(outcome.decision.reviewRequired); break;
+  }
+  const r: Response = await gate.fetch('/api/orders/42/sign', { method: 'POST', wardgateTask: task });
+  const m: GateMetrics = gate.metrics();
+  const u: UnlockOutcome = await gate.unlock();
+  try { await gate.lock(); } catch (e) {
+    if (e instanceof WardgateError && e.code === 'WARDGATE_DISPOSED') { void e.status; void e.serverCode; }
+  }
+  gate.dispose();
+  void r; void m; void u;
+  return said;
 }
