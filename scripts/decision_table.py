@@ -125,8 +125,9 @@ row('break-glass: nurse opens a VIP chart in a code blue', ctx('rn-ade', NURSE, 
 row('break-glass works offline', ctx('dr-okafor', DR, 'order-sign', 'p-3', offline=True, emergency='cardiac arrest, network down'), sess(DR), {'effect': 'break-glass', 'ruleIds': ['break-glass-clinicians'], 'reviewRequired': True})
 row('break-glass never overrides EPCS', ctx('dr-okafor', DR, 'medication-prescribe', 'p-13', ['controlled-substance'], targets=RX, emergency='code blue'), sess(DR), DENY('epcs-no-break-glass'))
 row('role change alone permits nothing under default deny', ctx('x-1', ['porter', 'nurse'], 'bed-transfer', 'p-1'), sess(['porter']), DENY('$default'))
-row('role change strengthens an allowed task', ctx('rn-ade', ['nurse', 'charge-nurse'], 'vitals-record', 'p-1'), sess(NURSE), STEP(['vitals', 'role-changed'], scope='session', maxAuthAgeSeconds=300))
+row('role change strengthens an allowed task', ctx('rn-ade', ['nurse', 'charge-nurse'], 'vitals-record', 'p-1'), sess(NURSE), STEP(['vitals', 'role-changed'], scope='session', maxAuthAgeSeconds=3600))
 row('break-glass does not override a deny', ctx('rn-ade', NURSE, 'medication-prescribe', 'p-3', emergency='code blue'), sess(NURSE), DENY('orders-prescribers-only'))
+row('break-glass is for patient care, not exports', ctx('dr-okafor', DR, 'record-export', 'p-3', emergency='code blue'), sess(DR), STEP(['record-export'], scope='task', maxAuthAgeSeconds=300, singleUse=True))
 row('students have no break-glass', ctx('st-kim', ST, 'patient-view', 'p-7', ['vip'], emergency='code blue'), sess(ST), DENY('chart-view-sensitive-students'))
 
 # --- session state, roles, unknown actions

@@ -127,6 +127,19 @@ impl Error {
         }
         make(path, message)
     }
+
+    /// After a document: only whitespace may follow (`serde_path_to_error` does not check).
+    pub(crate) fn json_end<'a, R: serde_json::de::Read<'a>>(
+        de: &mut serde_json::Deserializer<R>,
+        make: fn(String, String) -> Error,
+    ) -> Result<(), Error> {
+        de.end().map_err(|_| {
+            make(
+                String::from("$"),
+                String::from("trailing characters after the JSON document"),
+            )
+        })
+    }
 }
 
 impl fmt::Display for Error {

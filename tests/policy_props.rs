@@ -1027,8 +1027,6 @@ proptest! {
     /// requirement whose `maxAuthAgeSeconds` is shorter than its `grantLifetimeSeconds` breaks
     /// it: the grant stops covering long before it expires and the clinician is prompted again.
     #[test]
-    #[ignore = "fails on the shipped clinical-default.json: `role-changed` asks for \
-                maxAuthAgeSeconds 300 but grants 3600 s, so its grant covers for 5 minutes only"]
     fn shipped_policy_an_earned_grant_lasts_its_lifetime(
         (mut ctx, session) in context_and_session(false),
         fraction in 0.0f64..1.0,

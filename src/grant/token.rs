@@ -157,7 +157,7 @@ pub(crate) fn split(token: &str) -> Result<Parts<'_>> {
         .map_err(|_| malformed("signature is not 64 bytes"))?;
     let payload = b64(p, "payload")?;
     let de = &mut serde_json::Deserializer::from_slice(&payload);
-    let claims: GrantClaims = serde_path_to_error::deserialize(de).map_err(|e| {
+    let claims: GrantClaims = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." || path == "?" {
             String::from("$")
@@ -169,6 +169,9 @@ pub(crate) fn split(token: &str) -> Result<Parts<'_>> {
             serde_message(&e.into_inner())
         ))
     })?;
+    if de.end().is_err() {
+        return Err(malformed("trailing characters after the claims"));
+    }
     check_claims(&claims)?;
     // `h` and `p` are the first two parts of `token`, so this slice always exists.
     let signing_input = token.get(..h.len() + 1 + p.len()).unwrap_or_default();

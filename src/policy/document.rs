@@ -229,9 +229,10 @@ impl PolicyDocument {
             }
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        let doc: PolicyDocument = serde_path_to_error::deserialize(de).map_err(|e| {
+        let doc: PolicyDocument = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             Error::from_serde_path(e, |path, message| Error::PolicyParse { path, message })
         })?;
+        Error::json_end(de, |path, message| Error::PolicyParse { path, message })?;
         doc.validate()?;
         Ok(doc)
     }

@@ -100,9 +100,11 @@ impl SessionFacts {
             });
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let facts = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             Error::from_serde_path(e, |path, message| Error::StateInvalid { path, message })
-        })
+        })?;
+        Error::json_end(de, |path, message| Error::StateInvalid { path, message })?;
+        Ok(facts)
     }
 }
 

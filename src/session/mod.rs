@@ -295,9 +295,11 @@ impl State {
             Err(_) => {} // the full parse below names the problem
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let state = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             Error::from_serde_path(e, |path, message| Error::StateInvalid { path, message })
-        })
+        })?;
+        Error::json_end(de, |path, message| Error::StateInvalid { path, message })?;
+        Ok(state)
     }
 
     pub fn to_json(&self) -> Result<String> {

@@ -150,9 +150,10 @@ impl TaskContext {
             });
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        let ctx: TaskContext = serde_path_to_error::deserialize(de).map_err(|e| {
+        let ctx: TaskContext = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             Error::from_serde_path(e, |path, message| Error::ContextInvalid { path, message })
         })?;
+        Error::json_end(de, |path, message| Error::ContextInvalid { path, message })?;
         ctx.validate()?;
         Ok(ctx)
     }
