@@ -745,7 +745,12 @@ fn documents_at_the_limits_are_accepted() {
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn trailing_text_is_refused() {
     for c in [
-        case("trailing garbage", format!("{} x", small(|_| {})), PARSE, "$"),
+        case(
+            "trailing garbage",
+            format!("{} x", small(|_| {})),
+            PARSE,
+            "$",
+        ),
         case(
             "a second document",
             format!("{}{}", small(|_| {}), small(|_| {})),
@@ -755,7 +760,12 @@ fn trailing_text_is_refused() {
     ] {
         let err = Policy::from_json(&c.text).err();
         assert_eq!(err.as_ref().map(|e| e.code()), Some(c.code), "{}", c.name);
-        assert_eq!(err.as_ref().and_then(|e| e.path()), Some(c.path.as_str()), "{}", c.name);
+        assert_eq!(
+            err.as_ref().and_then(|e| e.path()),
+            Some(c.path.as_str()),
+            "{}",
+            c.name
+        );
     }
 }
 
