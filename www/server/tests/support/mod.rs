@@ -98,6 +98,7 @@ impl TestServer {
             policy: policy_path(),
             static_dir: dir.path().join("no-portal"),
             pkg_dir: dir.path().join("no-pkg"),
+            clock_offset_seconds: 0,
         };
         let clock_now = now.clone();
         let clock: Clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
