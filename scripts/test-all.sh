@@ -34,6 +34,9 @@ cargo test --features server
 step "reference server tests (cargo test -p wardgate-server)"
 cargo test -p wardgate-server
 
+step "reference server load and SIGKILL drill (short; scripts/load.sh for the long run)"
+bash scripts/load.sh --ci
+
 step "npm package build (pkg/) and .d.ts type-check"
 bash pkg-config/build.sh
 

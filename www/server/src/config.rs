@@ -23,6 +23,8 @@ pub struct Config {
     /// Seconds added to the wall clock (drills and end-to-end tests: let grants expire
     /// without waiting). 0 in service.
     pub clock_offset_seconds: u64,
+    /// Passkey verifications (step-up, sign-in, unlock) per user and minute.
+    pub verify_per_minute: u64,
 }
 
 impl Default for Config {
@@ -36,6 +38,7 @@ impl Default for Config {
             static_dir: PathBuf::from("www/portal"),
             pkg_dir: PathBuf::from("pkg"),
             clock_offset_seconds: 0,
+            verify_per_minute: crate::ratelimit::ATTEMPTS_PER_MINUTE,
         }
     }
 }
@@ -67,6 +70,8 @@ OPTIONS (flag, environment variable, default):
     --policy <FILE>        WARDGATE_POLICY      pkg-config/policies/clinical-default.json
     --static-dir <DIR>     WARDGATE_STATIC_DIR  www/portal   (served at /)
     --pkg-dir <DIR>        WARDGATE_PKG_DIR     pkg          (served at /pkg/)
+    --verify-per-minute <N>     WARDGATE_VERIFY_PER_MINUTE     10 (passkey verifications per
+                           user and minute; raise it only for load tests)
     --clock-offset-seconds <N>  WARDGATE_CLOCK_OFFSET_SECONDS  0  (drills and tests only:
                            run the server N seconds in the future, e.g. to let grants expire)
     -h, --help             print this help
@@ -83,6 +88,14 @@ fn seconds(name: &str, value: &str) -> Result<u64, String> {
         .ok()
         .filter(|s| *s <= 10 * 365 * 24 * 3600)
         .ok_or_else(|| format!("`{name}` must be a whole number of seconds up to ten years"))
+}
+
+fn per_minute(name: &str, value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| format!("`{name}` must be a whole number from 1 to 1000000"))
 }
 
 pub fn parse(
@@ -112,6 +125,9 @@ pub fn parse(
     if let Some(v) = get("WARDGATE_PKG_DIR") {
         c.pkg_dir = PathBuf::from(v);
     }
+    if let Some(v) = get("WARDGATE_VERIFY_PER_MINUTE") {
+        c.verify_per_minute = per_minute("WARDGATE_VERIFY_PER_MINUTE", &v)?;
+    }
     if let Some(v) = get("WARDGATE_CLOCK_OFFSET_SECONDS") {
         c.clock_offset_seconds = seconds("WARDGATE_CLOCK_OFFSET_SECONDS", &v)?;
     }
@@ -131,7 +147,8 @@ pub fn parse(
             | "--policy"
             | "--static-dir"
             | "--pkg-dir"
-            | "--clock-offset-seconds" => {
+            | "--clock-offset-seconds"
+            | "--verify-per-minute" => {
                 let value = match inline {
                     Some(v) => v,
                     None => it
@@ -148,6 +165,7 @@ pub fn parse(
                     "--data-dir" => c.data_dir = PathBuf::from(value),
                     "--policy" => c.policy = PathBuf::from(value),
                     "--static-dir" => c.static_dir = PathBuf::from(value),
+                    "--verify-per-minute" => c.verify_per_minute = per_minute(&flag, &value)?,
                     "--clock-offset-seconds" => {
                         c.clock_offset_seconds = seconds(&flag, &value)?;
                     }

@@ -189,6 +189,7 @@ impl AppState {
     /// Open the data directory (creating the database, the grant key and the seed data on
     /// first start), load the policy and configure WebAuthn.
     pub fn open(config: Config, clock: Clock) -> Result<AppState, StartError> {
+        let verify_per_minute = config.verify_per_minute;
         let data_dir = &config.data_dir;
         create_private_dir(data_dir)?;
         let seed = load_or_create_key_seed(&data_dir.join(KEY_FILE))?;
@@ -225,7 +226,7 @@ impl AppState {
                 policy_json,
                 keys,
                 clock,
-                limiter: RateLimiter::new(ratelimit::ATTEMPTS_PER_MINUTE, 60_000),
+                limiter: RateLimiter::new(verify_per_minute, 60_000),
             }),
         })
     }

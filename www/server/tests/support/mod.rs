@@ -99,6 +99,7 @@ impl TestServer {
             static_dir: dir.path().join("no-portal"),
             pkg_dir: dir.path().join("no-pkg"),
             clock_offset_seconds: 0,
+            verify_per_minute: 10,
         };
         let clock_now = now.clone();
         let clock: Clock = Arc::new(move || clock_now.load(Ordering::SeqCst));
