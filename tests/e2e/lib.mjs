@@ -112,11 +112,12 @@ export async function shareCredentials(from, to) {
 export const tid = (id) => `[data-testid="${id}"]`;
 
 /** A new tab (page) in `context` with its own virtual authenticator, on the portal. */
-export async function openPortal(context, srv, { platform = true, auth: from } = {}) {
+export async function openPortal(context, srv, { platform = true, auth: from, credentials = [] } = {}) {
   const page = await context.newPage();
   page.on('pageerror', (e) => { page.errors = [...(page.errors || []), String(e)]; });
   const auth = await addAuthenticator(page, { platform });
   if (from) await shareCredentials(from, auth);
+  for (const c of credentials) await auth.addCredential(c);
   await page.goto(srv.url);
   await page.waitForSelector('html[data-ready="true"]');
   return { page, auth };
