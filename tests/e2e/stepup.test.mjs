@@ -74,3 +74,30 @@ test('3: EPCS prompts every time; the server refuses the previous prescription\'
   assert.ok(serverKinds(events, 'grant-refused').length >= 1, 'the replay is audited');
   await context.close();
 });
+
+test('VIP chart steps up once; a declined passkey leaves break-glass, which opens with a reason and is flagged for review', async () => {
+  const { context, page, auth } = await signedIn(browser, srv, { user: 'rn-ade' });
+  await openChart(page, 'p-1003'); // VIP
+  assert.equal(await prompts(page), 2, 'one step-up for the VIP chart');
+  await page.waitForSelector(tid('order-grant-life'), { state: 'attached' });
+  await openChart(page, 'p-1001');
+  await openChart(page, 'p-1003');
+  assert.equal(await prompts(page), 2, 'covered on return');
+
+  // A restricted chart in an emergency: the passkey is not verified, the nurse breaks glass.
+  await auth.setUserVerified(false);
+  await openChart(page, 'p-1005');
+  await page.waitForSelector(tid('chart-refused'));
+  await page.click(tid('break-glass'));
+  await page.click(tid('bg-go')); // no reason: refused by the form
+  assert.match(await page.locator('#bg-msg').textContent(), /reason is required/);
+  await page.fill(tid('bg-reason'), 'Patient unresponsive in bed 5, rapid response called');
+  await page.click(tid('bg-go'));
+  await page.waitForSelector(tid('emergency-flag'), { timeout: 15_000 });
+  const events = await serverEvents(page);
+  const bg = serverKinds(events, 'break-glass-start');
+  assert.equal(bg.length, 1);
+  assert.equal(bg[0].reviewRequired, true);
+  assert.match(bg[0].reason, /unresponsive/);
+  await context.close();
+});
