@@ -204,6 +204,8 @@ pub mod limits {
     pub const TEXT_CHARS: usize = 2048;
     /// Entries in any list (rules, roles, labels, targets, grants).
     pub const LIST_ITEMS: usize = 512;
+    /// Largest integer JavaScript holds exactly: times (ms) crossing the boundary stay below.
+    pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

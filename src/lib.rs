@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod error;
 pub mod grant;
+pub(crate) mod json;
 pub mod policy;
 pub mod rfc9470;
 pub mod session;

@@ -62,12 +62,18 @@ pub fn parse_www_authenticate(header: &str) -> Result<Option<StepUpChallenge>> {
             .unwrap_or_default();
         let max_age = match get("max_age") {
             None => None,
-            Some(v) => Some(v.parse::<u32>().map_err(|_| {
-                malformed(format!(
-                    "max_age `{}` is not a whole number of seconds",
-                    crate::task::truncate_for_message(v)
-                ))
-            })?),
+            // delta-seconds is digits only (`parse` would take a leading `+`).
+            Some(v) => Some(
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| {
+                        malformed(format!(
+                            "max_age `{}` is not a whole number of seconds",
+                            crate::task::truncate_for_message(v)
+                        ))
+                    })?,
+            ),
         };
         return Ok(Some(StepUpChallenge {
             acr_values,

@@ -56,6 +56,7 @@ pub struct GrantClaims {
     /// Unique grant id.
     pub jti: String,
     /// What the grant covers.
+    #[serde(deserialize_with = "crate::json::object")]
     pub scp: GrantScope,
     /// The authenticator attachment used for the ceremony.
     #[serde(default)]

@@ -134,17 +134,18 @@ pub(crate) fn split(token: &str) -> Result<Parts<'_>> {
     if header.typ.as_deref().is_some_and(|t| t != "JWT") {
         return Err(malformed("header `typ` must be `JWT`"));
     }
-    if header.crit.is_some() {
+    if header.crit.is_some() || raw.contains_key("crit") {
         return Err(malformed("header `crit` is not supported"));
     }
-    if header.b64.is_some() {
+    if header.b64.is_some() || raw.contains_key("b64") {
         return Err(malformed("header `b64` is not supported"));
     }
     for (name, present) in [
-        ("jwk", header.jwk.is_some()),
-        ("jku", header.jku.is_some()),
-        ("x5u", header.x5u.is_some()),
-        ("x5c", header.x5c.is_some()),
+        // Present in the raw header at all, even as `null`: `Option` would read null as absent.
+        ("jwk", header.jwk.is_some() || raw.contains_key("jwk")),
+        ("jku", header.jku.is_some() || raw.contains_key("jku")),
+        ("x5u", header.x5u.is_some() || raw.contains_key("x5u")),
+        ("x5c", header.x5c.is_some() || raw.contains_key("x5c")),
     ] {
         if present {
             return Err(malformed(format!(
@@ -157,18 +158,19 @@ pub(crate) fn split(token: &str) -> Result<Parts<'_>> {
         .map_err(|_| malformed("signature is not 64 bytes"))?;
     let payload = b64(p, "payload")?;
     let de = &mut serde_json::Deserializer::from_slice(&payload);
-    let claims: GrantClaims = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." || path == "?" {
-            String::from("$")
-        } else {
-            path
-        };
-        malformed(format!(
-            "claim `{path}`: {}",
-            serde_message(&e.into_inner())
-        ))
-    })?;
+    let crate::json::Obj::<GrantClaims>(claims) = serde_path_to_error::deserialize(&mut *de)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." || path == "?" {
+                String::from("$")
+            } else {
+                path
+            };
+            malformed(format!(
+                "claim `{path}`: {}",
+                serde_message(&e.into_inner())
+            ))
+        })?;
     if de.end().is_err() {
         return Err(malformed("trailing characters after the claims"));
     }

@@ -58,15 +58,15 @@ pub struct DeviceCondition {
 pub struct When {
     #[serde(default)]
     pub actions: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub roles: Option<SetCondition>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub labels: Option<SetCondition>,
     #[serde(default)]
     pub has_patient: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub device: Option<DeviceCondition>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub zones: Option<SetCondition>,
     #[serde(default)]
     pub connectivity: Option<Connectivity>,
@@ -83,10 +83,10 @@ pub struct Rule {
     pub id: String,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object")]
     pub when: When,
     pub effect: RuleEffect,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub step_up: Option<StepUp>,
     /// A step-up that never permits anything by itself: it only adds its requirement to a task
     /// that other rules allow or step up (e.g. "re-confirm after a role change"), so matching
@@ -143,7 +143,7 @@ pub struct Sessions {
     pub idle_lock_seconds: Option<u64>,
     #[serde(default)]
     pub absolute_limit_seconds: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub shared_device: Option<Timers>,
 }
 
@@ -166,10 +166,11 @@ pub struct PolicyDocument {
     pub description: Option<String>,
     #[serde(default)]
     pub default: Option<DefaultEffect>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object")]
     pub sessions: Sessions,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub offline: Option<Offline>,
+    #[serde(deserialize_with = "crate::json::objects")]
     pub rules: Vec<Rule>,
 }
 

@@ -79,7 +79,7 @@ pub struct SessionFacts {
     #[serde(default)]
     pub roles_at_start: Vec<String>,
     /// Grants held (claims only; the browser never verifies signatures).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::objects")]
     pub grants: Vec<GrantClaims>,
     /// `jti`s of single-use grants already spent in this session.
     #[serde(default)]
@@ -100,11 +100,35 @@ impl SessionFacts {
             });
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        let facts = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            Error::from_serde_path(e, |path, message| Error::StateInvalid { path, message })
-        })?;
+        let crate::json::Obj::<SessionFacts>(facts) = serde_path_to_error::deserialize(&mut *de)
+            .map_err(|e| {
+                Error::from_serde_path(e, |path, message| Error::StateInvalid { path, message })
+            })?;
         Error::json_end(de, |path, message| Error::StateInvalid { path, message })?;
+        facts.validate()?;
         Ok(facts)
+    }
+
+    /// Check what the types cannot: a real session id, times JavaScript holds exactly.
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::error::{Error, limits};
+        crate::task::check_id("sessionId", &self.session_id).map_err(|e| match e {
+            Error::ContextInvalid { path, message } => Error::StateInvalid { path, message },
+            other => other,
+        })?;
+        for (path, ms) in [
+            ("startedAtMs", Some(self.started_at_ms)),
+            ("lastActivityMs", self.last_activity_ms),
+            ("lastStrongAuthMs", self.last_strong_auth_ms),
+        ] {
+            if ms.is_some_and(|ms| ms > limits::MAX_SAFE_INTEGER) {
+                return Err(Error::StateInvalid {
+                    path: path.to_string(),
+                    message: String::from("is beyond 2^53 - 1 milliseconds"),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

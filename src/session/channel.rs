@@ -68,36 +68,34 @@ impl ChannelMessage {
             });
         }
         // serde's flatten + internally tagged enums do not reject unknown fields, so check the
-        // keys first: a typo must not change meaning.
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::StateInvalid {
-                path: String::from("$"),
-                message: format!("channel message is not JSON: {e}"),
-            })?;
-        let allowed = [
-            "v",
-            "sessionId",
-            "type",
-            "token",
-            "jti",
-            "reason",
-            "atMs",
-            "newSessionId",
-            "user",
-            "strongAuthAtMs",
-        ];
-        if let Some(obj) = value.as_object() {
-            if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-                return Err(Error::StateInvalid {
-                    path: k.clone(),
-                    message: String::from("unknown field in a channel message"),
-                });
-            }
+        // keys first, per message type: a typo must not change meaning, and no key of another
+        // type (free text) may ride along. Duplicate keys are refused, as everywhere else.
+        let UniqueObject(obj) = serde_json::from_str(text).map_err(|e| Error::StateInvalid {
+            path: String::from("$"),
+            message: format!("channel message is not a JSON object: {e}"),
+        })?;
+        let kind_keys: &[&str] = match obj.get("type").and_then(serde_json::Value::as_str) {
+            Some("grant") => &["token"],
+            Some("revoke" | "spent") => &["jti"],
+            Some("lock") => &["reason"],
+            Some("unlock" | "activity") => &["atMs"],
+            Some("handoff") => &["newSessionId", "user", "strongAuthAtMs"],
+            _ => &[],
+        };
+        if let Some(k) = obj.keys().find(|k| {
+            !["v", "sessionId", "type"].contains(&k.as_str()) && !kind_keys.contains(&k.as_str())
+        }) {
+            return Err(Error::StateInvalid {
+                path: k.clone(),
+                message: String::from("unknown field for this type of channel message"),
+            });
         }
         let msg: ChannelMessage =
-            serde_json::from_value(value).map_err(|e| Error::StateInvalid {
-                path: String::from("$"),
-                message: format!("channel message: {e}"),
+            serde_json::from_value(serde_json::Value::Object(obj)).map_err(|e| {
+                Error::StateInvalid {
+                    path: String::from("$"),
+                    message: format!("channel message: {e}"),
+                }
             })?;
         if msg.v != 1 {
             return Err(Error::StateInvalid {
@@ -113,10 +111,16 @@ impl ChannelMessage {
             ChannelKind::Handoff {
                 new_session_id,
                 user,
-                ..
+                strong_auth_at_ms,
             } => {
                 crate::task::check_id("newSessionId", new_session_id).map_err(to_state)?;
                 crate::task::check_id("user.id", &user.id).map_err(to_state)?;
+                if let Some(t) = strong_auth_at_ms {
+                    check_time("strongAuthAtMs", *t)?;
+                }
+            }
+            ChannelKind::Unlock { at_ms } | ChannelKind::Activity { at_ms } => {
+                check_time("atMs", *at_ms)?;
             }
             ChannelKind::Grant { token } if token.is_empty() => {
                 return Err(Error::StateInvalid {
@@ -132,6 +136,47 @@ impl ChannelMessage {
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// A JSON object whose keys are unique (serde_json's `Value` keeps the last of duplicates).
+struct UniqueObject(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> std::result::Result<UniqueObject, A::Error> {
+                let mut map = serde_json::Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    let value: serde_json::Value = access.next_value()?;
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("duplicate field `{key}`")));
+                    }
+                    map.insert(key, value);
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// Times are milliseconds that JavaScript can hold exactly (at most 2^53 - 1).
+fn check_time(path: &str, ms: u64) -> Result<()> {
+    if ms > crate::error::limits::MAX_SAFE_INTEGER {
+        return Err(Error::StateInvalid {
+            path: path.to_string(),
+            message: String::from("is beyond 2^53 - 1 milliseconds"),
+        });
+    }
+    Ok(())
 }
 
 fn to_state(e: Error) -> Error {

@@ -39,7 +39,7 @@ pub enum LockReason {
 
 /// Whether the clinician can work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "status")]
+#[serde(rename_all = "kebab-case", tag = "status", from = "StatusJson")]
 pub enum Status {
     Active,
     Locked {
@@ -48,6 +48,30 @@ pub enum Status {
         since_ms: u64,
     },
     LoggedOut,
+}
+
+/// `Status` as read: serde ignores unknown keys next to the tag of a unit variant even with
+/// `deny_unknown_fields`, so every variant is a struct here.
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status", deny_unknown_fields)]
+enum StatusJson {
+    Active {},
+    Locked {
+        reason: LockReason,
+        #[serde(rename = "sinceMs")]
+        since_ms: u64,
+    },
+    LoggedOut {},
+}
+
+impl From<StatusJson> for Status {
+    fn from(s: StatusJson) -> Status {
+        match s {
+            StatusJson::Active {} => Status::Active,
+            StatusJson::Locked { reason, since_ms } => Status::Locked { reason, since_ms },
+            StatusJson::LoggedOut {} => Status::LoggedOut,
+        }
+    }
 }
 
 /// A grant held by this tab: the token (sent to the server) and its decoded claims (read here).
@@ -75,7 +99,7 @@ pub struct PendingTask {
 
 /// The ceremony in this tab.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "state")]
+#[serde(rename_all = "kebab-case", tag = "state", from = "CeremonyJson")]
 pub enum Ceremony {
     #[default]
     Idle,
@@ -87,6 +111,38 @@ pub enum Ceremony {
         #[serde(rename = "hiddenDuring")]
         hidden_during: bool,
     },
+}
+
+/// `Ceremony` as read (see `StatusJson`).
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state", deny_unknown_fields)]
+enum CeremonyJson {
+    Idle {},
+    Running {
+        #[serde(rename = "taskHash")]
+        task_hash: String,
+        #[serde(rename = "startedAtMs")]
+        started_at_ms: u64,
+        #[serde(rename = "hiddenDuring")]
+        hidden_during: bool,
+    },
+}
+
+impl From<CeremonyJson> for Ceremony {
+    fn from(c: CeremonyJson) -> Ceremony {
+        match c {
+            CeremonyJson::Idle {} => Ceremony::Idle,
+            CeremonyJson::Running {
+                task_hash,
+                started_at_ms,
+                hidden_during,
+            } => Ceremony::Running {
+                task_hash,
+                started_at_ms,
+                hidden_during,
+            },
+        }
+    }
 }
 
 /// The whole session state of one tab (persisted to sessionStorage).
@@ -295,11 +351,45 @@ impl State {
             Err(_) => {} // the full parse below names the problem
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        let state = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            Error::from_serde_path(e, |path, message| Error::StateInvalid { path, message })
-        })?;
+        let crate::json::Obj::<State>(state) =
+            serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+                Error::from_serde_path(e, |path, message| Error::StateInvalid { path, message })
+            })?;
         Error::json_end(de, |path, message| Error::StateInvalid { path, message })?;
+        state.validate()?;
         Ok(state)
+    }
+
+    /// What a restored state must satisfy beyond its types: a pending task is a valid task
+    /// (it will be offered again), ids are ids, times fit in a JavaScript number.
+    fn validate(&self) -> Result<()> {
+        let to_state = |e: Error| match e {
+            Error::ContextInvalid { path, message } => Error::StateInvalid { path, message },
+            other => other,
+        };
+        crate::task::check_id("sessionId", &self.session_id).map_err(to_state)?;
+        if let Some(p) = &self.pending {
+            p.task.validate().map_err(|e| match e {
+                Error::ContextInvalid { path, message } => Error::StateInvalid {
+                    path: format!("pending.task.{path}"),
+                    message,
+                },
+                other => other,
+            })?;
+        }
+        for (path, ms) in [
+            ("startedAtMs", Some(self.started_at_ms)),
+            ("lastActivityMs", Some(self.last_activity_ms)),
+            ("lastStrongAuthMs", self.last_strong_auth_ms),
+        ] {
+            if ms.is_some_and(|ms| ms > limits::MAX_SAFE_INTEGER) {
+                return Err(Error::StateInvalid {
+                    path: path.to_string(),
+                    message: String::from("is beyond 2^53 - 1 milliseconds"),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn to_json(&self) -> Result<String> {

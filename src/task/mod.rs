@@ -97,10 +97,11 @@ pub struct Emergency {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskContext {
+    #[serde(deserialize_with = "crate::json::object")]
     pub user: User,
     /// The clinical action, e.g. `order-sign`.
     pub action: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub patient: Option<Patient>,
     #[serde(default)]
     pub encounter_id: Option<String>,
@@ -112,13 +113,14 @@ pub struct TaskContext {
     /// order), bound into the task hash: what you see is what you approve.
     #[serde(default)]
     pub summary: Option<String>,
+    #[serde(deserialize_with = "crate::json::object")]
     pub device: Device,
     /// Location or care zone, e.g. `icu`, `ward-4b`, `home`.
     #[serde(default)]
     pub zone: Option<String>,
     #[serde(default)]
     pub connectivity: Connectivity,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::object_opt")]
     pub emergency: Option<Emergency>,
 }
 
@@ -150,9 +152,10 @@ impl TaskContext {
             });
         }
         let de = &mut serde_json::Deserializer::from_str(text);
-        let ctx: TaskContext = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-            Error::from_serde_path(e, |path, message| Error::ContextInvalid { path, message })
-        })?;
+        let crate::json::Obj::<TaskContext>(ctx) = serde_path_to_error::deserialize(&mut *de)
+            .map_err(|e| {
+                Error::from_serde_path(e, |path, message| Error::ContextInvalid { path, message })
+            })?;
         Error::json_end(de, |path, message| Error::ContextInvalid { path, message })?;
         ctx.validate()?;
         Ok(ctx)
@@ -180,7 +183,7 @@ impl TaskContext {
             check_id("zone", z)?;
         }
         if let Some(em) = &self.emergency {
-            if em.reason.trim().is_empty() {
+            if !has_visible_text(&em.reason) {
                 return Err(ctx_err(
                     "emergency.reason",
                     "an emergency needs a reason: break-glass is never silent",
@@ -356,6 +359,30 @@ pub(crate) fn check_id(path: &str, value: &str) -> Result<()> {
         return Err(ctx_err(path, "contains a control character"));
     }
     Ok(())
+}
+
+/// At least one character a reviewer can read: not whitespace, control or format characters,
+/// nor the blank look-alikes (Hangul fillers, the blank Braille pattern).
+fn has_visible_text(value: &str) -> bool {
+    value.chars().any(|c| {
+        !c.is_whitespace()
+            && !c.is_control()
+            && !matches!(
+                c,
+                '\u{200b}'..='\u{200f}'
+                    | '\u{2060}'..='\u{206f}'
+                    | '\u{feff}'
+                    | '\u{00ad}'
+                    | '\u{034f}'
+                    | '\u{180e}'
+                    | '\u{115f}'
+                    | '\u{1160}'
+                    | '\u{3164}'
+                    | '\u{ffa0}'
+                    | '\u{2800}'
+                    | '\u{202a}'..='\u{202e}'
+            )
+    })
 }
 
 fn check_text(path: &str, value: &str) -> Result<()> {
