@@ -37,6 +37,13 @@ cargo test -p wardgate-server
 step "reference server load and SIGKILL drill (short; scripts/load.sh for the long run)"
 bash scripts/load.sh --ci
 
+step "fuzzing, short (10 s per target; scripts/fuzz.sh 60 is the documented run)"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  bash scripts/fuzz.sh 10
+else
+  echo "skipped: cargo-fuzz needs the nightly toolchain, which this machine lacks"
+fi
+
 step "npm package build (pkg/) and .d.ts type-check"
 bash pkg-config/build.sh
 
