@@ -654,3 +654,46 @@ fn events_reject_unknown_fields() {
         }
     );
 }
+
+#[test]
+fn a_pending_task_settled_without_a_step_up_is_not_offered_again() {
+    // Cut off by an app switch, then decided again while offline: needs the connection.
+    let (s, _) = run(
+        fresh(),
+        vec![
+            (T0 + MIN, Event::CeremonyStarted { task: vip_view() }),
+            (T0 + MIN + 100, Event::Hidden),
+            (
+                T0 + MIN + 200,
+                Event::CeremonyInterrupted {
+                    code: "WARDGATE_CEREMONY_NOT_ALLOWED".into(),
+                },
+            ),
+        ],
+    );
+    assert!(s.pending.is_some());
+    let decision = Decision {
+        effect: D::NeedsConnection,
+        rule_ids: vec![],
+        reason: "offline".into(),
+        requirement: None,
+        grant_id: None,
+        allowed_by: None,
+        review_required: false,
+    };
+    let (s, fx) = step(
+        s,
+        Event::Decided {
+            task: vip_view(),
+            decision,
+        },
+        T0 + 2 * MIN,
+    );
+    assert!(s.pending.is_none(), "the task has its outcome");
+    assert!(fx.contains(&Effect::Persist));
+    let (_, fx) = step(s, Event::Visible, T0 + 3 * MIN);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Prompt { .. })),
+        "nothing to offer again"
+    );
+}

@@ -558,6 +558,15 @@ pub fn step(mut s: State, event: Event, now_ms: u64) -> (State, Vec<Effect>) {
                     ev.review_required = true;
                     fx.push(Effect::Audit { event: ev });
                 }
+                // A pending task decided again without a step-up (a grant now covers it, it is
+                // denied, it needs the connection) is settled: never offer it again.
+                if decision.effect != DecisionEffect::StepUp {
+                    let hash = task.hash().to_hex();
+                    if s.pending.as_ref().is_some_and(|p| p.task_hash == hash) {
+                        s.pending = None;
+                        fx.push(Effect::Persist);
+                    }
+                }
             }
         }
         Event::CeremonyStarted { task } => {
