@@ -20,8 +20,8 @@ step "clippy (native, all targets, server feature)"
 cargo clippy --all-targets --features server -- -D warnings
 step "clippy (wasm32)"
 cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
-step "clippy (reference server)"
-cargo clippy -p wardgate-server --all-targets -- -D warnings
+step "clippy (reference server, shift simulator)"
+cargo clippy -p wardgate-server -p wardgate-sim --all-targets -- -D warnings
 
 step "core purity: no web-sys, js-sys or wasm-bindgen in the core"
 if grep -rnE "web_sys|js_sys|wasm_bindgen" src/policy src/task src/grant src/session src/audit; then
@@ -33,6 +33,9 @@ cargo test --features server
 
 step "reference server tests (cargo test -p wardgate-server)"
 cargo test -p wardgate-server
+
+step "ward-shift simulator tests (cargo test -p wardgate-sim)"
+cargo test -p wardgate-sim
 
 step "reference server load and SIGKILL drill (short; scripts/load.sh for the long run)"
 bash scripts/load.sh --ci
