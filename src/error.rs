@@ -128,6 +128,29 @@ impl Error {
         make(path, message)
     }
 
+    /// A context-validation error raised while checking stored or cross-tab state is a state
+    /// error (`WARDGATE_STATE_INVALID`), its path prefixed with `prefix`.
+    pub(crate) fn into_state(self, prefix: &str) -> Error {
+        match self {
+            Error::ContextInvalid { path, message } => Error::StateInvalid {
+                path: format!("{prefix}{path}"),
+                message,
+            },
+            other => other,
+        }
+    }
+
+    /// Times crossing the boundary are milliseconds JavaScript holds exactly (≤ 2^53 − 1).
+    pub(crate) fn check_time(path: &str, ms: Option<u64>) -> Result<(), Error> {
+        if ms.is_some_and(|ms| ms > limits::MAX_SAFE_INTEGER) {
+            return Err(Error::StateInvalid {
+                path: path.to_string(),
+                message: String::from("is beyond 2^53 - 1 milliseconds"),
+            });
+        }
+        Ok(())
+    }
+
     /// After a document: only whitespace may follow (`serde_path_to_error` does not check).
     pub(crate) fn json_end<'a, R: serde_json::de::Read<'a>>(
         de: &mut serde_json::Deserializer<R>,

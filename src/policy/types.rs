@@ -111,24 +111,11 @@ impl SessionFacts {
 
     /// Check what the types cannot: a real session id, times JavaScript holds exactly.
     pub fn validate(&self) -> crate::Result<()> {
-        use crate::error::{Error, limits};
-        crate::task::check_id("sessionId", &self.session_id).map_err(|e| match e {
-            Error::ContextInvalid { path, message } => Error::StateInvalid { path, message },
-            other => other,
-        })?;
-        for (path, ms) in [
-            ("startedAtMs", Some(self.started_at_ms)),
-            ("lastActivityMs", self.last_activity_ms),
-            ("lastStrongAuthMs", self.last_strong_auth_ms),
-        ] {
-            if ms.is_some_and(|ms| ms > limits::MAX_SAFE_INTEGER) {
-                return Err(Error::StateInvalid {
-                    path: path.to_string(),
-                    message: String::from("is beyond 2^53 - 1 milliseconds"),
-                });
-            }
-        }
-        Ok(())
+        use crate::error::Error;
+        crate::task::check_id("sessionId", &self.session_id).map_err(|e| e.into_state(""))?;
+        Error::check_time("startedAtMs", Some(self.started_at_ms))?;
+        Error::check_time("lastActivityMs", self.last_activity_ms)?;
+        Error::check_time("lastStrongAuthMs", self.last_strong_auth_ms)
     }
 }
 

@@ -115,12 +115,10 @@ impl ChannelMessage {
             } => {
                 crate::task::check_id("newSessionId", new_session_id).map_err(to_state)?;
                 crate::task::check_id("user.id", &user.id).map_err(to_state)?;
-                if let Some(t) = strong_auth_at_ms {
-                    check_time("strongAuthAtMs", *t)?;
-                }
+                Error::check_time("strongAuthAtMs", *strong_auth_at_ms)?;
             }
             ChannelKind::Unlock { at_ms } | ChannelKind::Activity { at_ms } => {
-                check_time("atMs", *at_ms)?;
+                Error::check_time("atMs", Some(*at_ms))?;
             }
             ChannelKind::Grant { token } if token.is_empty() => {
                 return Err(Error::StateInvalid {
@@ -168,20 +166,6 @@ impl<'de> Deserialize<'de> for UniqueObject {
     }
 }
 
-/// Times are milliseconds that JavaScript can hold exactly (at most 2^53 - 1).
-fn check_time(path: &str, ms: u64) -> Result<()> {
-    if ms > crate::error::limits::MAX_SAFE_INTEGER {
-        return Err(Error::StateInvalid {
-            path: path.to_string(),
-            message: String::from("is beyond 2^53 - 1 milliseconds"),
-        });
-    }
-    Ok(())
-}
-
 fn to_state(e: Error) -> Error {
-    match e {
-        Error::ContextInvalid { path, message } => Error::StateInvalid { path, message },
-        other => other,
-    }
+    e.into_state("")
 }

@@ -363,33 +363,15 @@ impl State {
     /// What a restored state must satisfy beyond its types: a pending task is a valid task
     /// (it will be offered again), ids are ids, times fit in a JavaScript number.
     fn validate(&self) -> Result<()> {
-        let to_state = |e: Error| match e {
-            Error::ContextInvalid { path, message } => Error::StateInvalid { path, message },
-            other => other,
-        };
-        crate::task::check_id("sessionId", &self.session_id).map_err(to_state)?;
+        crate::task::check_id("sessionId", &self.session_id).map_err(|e| e.into_state(""))?;
         if let Some(p) = &self.pending {
-            p.task.validate().map_err(|e| match e {
-                Error::ContextInvalid { path, message } => Error::StateInvalid {
-                    path: format!("pending.task.{path}"),
-                    message,
-                },
-                other => other,
-            })?;
+            p.task
+                .validate()
+                .map_err(|e| e.into_state("pending.task."))?;
         }
-        for (path, ms) in [
-            ("startedAtMs", Some(self.started_at_ms)),
-            ("lastActivityMs", Some(self.last_activity_ms)),
-            ("lastStrongAuthMs", self.last_strong_auth_ms),
-        ] {
-            if ms.is_some_and(|ms| ms > limits::MAX_SAFE_INTEGER) {
-                return Err(Error::StateInvalid {
-                    path: path.to_string(),
-                    message: String::from("is beyond 2^53 - 1 milliseconds"),
-                });
-            }
-        }
-        Ok(())
+        Error::check_time("startedAtMs", Some(self.started_at_ms))?;
+        Error::check_time("lastActivityMs", Some(self.last_activity_ms))?;
+        Error::check_time("lastStrongAuthMs", self.last_strong_auth_ms)
     }
 
     pub fn to_json(&self) -> Result<String> {
